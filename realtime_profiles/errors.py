@@ -1,0 +1,154 @@
+"""One exception hierarchy, and problems as data.
+
+A `Problem` is what went wrong at one place: the dotted key, the file:line:col that set it,
+what was expected and a suggestion. Errors carry *all* problems found in one pass, so a user
+fixes a tree in one round trip instead of one error per run.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+Severity = Literal["error", "warning"]
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Mark:
+    """A 1-based position in a file, or a pseudo-source such as an environment variable."""
+
+    file: str
+    line: int = 0
+    column: int = 0
+
+    def render(self, cwd: Path | None = None) -> str:
+        """`file:line:col`, with the file relative to `cwd` when it lies below it."""
+        name = _display_path(self.file, cwd)
+        if self.line <= 0:
+            return name
+        return f"{name}:{self.line}:{self.column}"
+
+    def __str__(self) -> str:
+        return self.render()
+
+
+def _display_path(file: str, cwd: Path | None) -> str:
+    if not os.path.isabs(file):
+        return file
+    base = cwd if cwd is not None else Path.cwd()
+    try:
+        return str(Path(file).relative_to(base))
+    except ValueError:
+        return file
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One located mistake (or warning) in a profile."""
+
+    path: str
+    message: str
+    mark: Mark | None = None
+    suggestion: str | None = None
+    severity: Severity = "error"
+    via: tuple[Mark, ...] = field(default=())
+
+    def render(self, cwd: Path | None = None) -> str:
+        """The one-line form: `file:line:col: dotted.path: message (did you mean ...?)`."""
+        where = self.mark.render(cwd) if self.mark is not None else "<profile>"
+        text = f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
+        if self.severity == "warning":
+            text = f"{where}: warning: " + text[len(where) + 2 :]
+        if self.suggestion:
+            text += f" ({self.suggestion})"
+        if self.via:
+            text += " [via " + ", ".join(m.render(cwd) for m in self.via) + "]"
+        return text
+
+    def sort_key(self) -> tuple[str, int, int, str, str]:
+        """Order by file, line and column, then key; unlocated problems last."""
+        if self.mark is None:
+            return ("\uffff", 0, 0, self.path, self.message)
+        return (self.mark.file, self.mark.line, self.mark.column, self.path, self.message)
+
+    def as_dict(self) -> dict[str, object]:
+        """JSON form for CI tools."""
+        return {
+            "severity": self.severity,
+            "path": self.path,
+            "message": self.message,
+            "suggestion": self.suggestion,
+            "file": self.mark.file if self.mark else None,
+            "line": self.mark.line if self.mark else None,
+            "column": self.mark.column if self.mark else None,
+        }
+
+
+def sorted_problems(problems: Iterable[Problem]) -> tuple[Problem, ...]:
+    """Problems in reading order, duplicates dropped."""
+    unique = dict.fromkeys(problems)
+    return tuple(sorted(unique, key=Problem.sort_key))
+
+
+class ProfileError(Exception):
+    """Base of every error this package raises on purpose; exit code 1 on the command line."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, problems: Iterable[Problem] = ()) -> None:
+        super().__init__(message)
+        self.message = message
+        self.problems: tuple[Problem, ...] = sorted_problems(problems)
+
+    def render(self, cwd: Path | None = None) -> str:
+        """The message, then one line per problem."""
+        lines = [p.render(cwd) for p in self.problems]
+        if not lines:
+            return self.message
+        return "\n".join([*lines, self.message])
+
+    def __str__(self) -> str:
+        return self.render()
+
+
+class UsageError(ProfileError):
+    """The caller asked for something that cannot be: unknown agent or env, bad override."""
+
+    exit_code = 2
+
+
+class LayerSyntaxError(ProfileError):
+    """A layer file is not YAML we accept (syntax, duplicate key, bomb, size, encoding)."""
+
+
+class ProfileValidationError(ProfileError):
+    """The composed profile breaks the schema or a rule; `problems` lists every one."""
+
+
+class SecretUnavailableError(ProfileError):
+    """A secret's source (an environment variable or file) is missing when loading for use."""
+
+
+def summarize(problems: Iterable[Problem]) -> str:
+    """`2 errors, 1 warning` style counts."""
+    problems = tuple(problems)
+    errors = sum(1 for p in problems if p.severity == "error")
+    warnings = sum(1 for p in problems if p.severity == "warning")
+    return f"{errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)}"
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
+    """`did you mean 'voice'?` for the closest choice, or None when nothing is close."""
+    import difflib  # only on the error path
+
+    pool = list(choices)
+    matches = difflib.get_close_matches(word, pool, n=1, cutoff=0.6)
+    if not matches:
+        # `semantic-vad` vs `semantic_vad`: separators are the usual slip.
+        folded = {c.replace("-", "_").lower(): c for c in pool}
+        hit = folded.get(word.replace("-", "_").lower())
+        matches = [hit] if hit else []
+    return f"did you mean '{matches[0]}'?" if matches else None

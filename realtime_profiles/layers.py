@@ -1,0 +1,435 @@
+"""Find a profile's layer files and parse each into plain data plus a table of marks.
+
+Parsing goes through libyaml's `compose` (fast, and it keeps positions) and then our own walk,
+which is where the rules live: safe tags only, `!delete`, `key+:` appends, no duplicate keys,
+bounded alias expansion, depth and size. A layer's problems are data, so one run reports the
+mistakes of every file instead of stopping at the first.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final, Literal
+
+import yaml
+
+from .errors import Mark, Problem, UsageError, did_you_mean
+
+SECTIONS: Final = ("vars", "run_config", "model_config", "start_messages", "client_messages")
+LIST_SECTIONS: Final = ("start_messages", "client_messages")
+NAME_PATTERN: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*\Z")
+
+MAX_FILE_BYTES: Final = 1024 * 1024
+MAX_NODES: Final = 100_000
+MAX_DEPTH: Final = 64
+SECRET_PATTERN: Final = re.compile(r"\bsk-[A-Za-z0-9_-]{20,}")
+
+PathKey = tuple[str | int, ...]
+LayerKind = Literal["base", "env", "agent", "agent@env", "local", "environment", "override"]
+
+
+class _Delete:
+    """The `!delete` tombstone: removes the inherited key it is written on."""
+
+    _instance: _Delete | None = None
+
+    def __new__(cls) -> _Delete:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "!delete"
+
+
+DELETE: Final = _Delete()
+
+
+@dataclass(frozen=True, slots=True)
+class Append:
+    """`key+: [...]`: items added to the end of the inherited list."""
+
+    items: list[Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """Where a layer comes from. `tracked` layers are in git: no literal secrets there."""
+
+    kind: LayerKind
+    label: str
+    tracked: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Layer:
+    """One parsed layer: data with `DELETE`/`Append` markers, marks by path, and problems."""
+
+    source: Source
+    data: dict[str, Any]
+    marks: dict[PathKey, Mark] = field(default_factory=dict)
+    problems: tuple[Problem, ...] = ()
+
+
+def render_path(path: PathKey) -> str:
+    """`run_config.model_settings.tools[0]` from a path tuple."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else part
+    return out
+
+
+def check_name(kind: str, name: str) -> None:
+    """Refuse names that could leave the tree before any file is opened."""
+    if not isinstance(name, str) or not NAME_PATTERN.match(name):
+        raise UsageError(
+            f"invalid {kind} name {name!r}: names match [A-Za-z0-9][A-Za-z0-9_.-]* "
+            "(no path separators, no leading dot)"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Tree:
+    """What a profile root holds: the agent and environment names, and agent@env files."""
+
+    root: Path
+    agents: tuple[str, ...]
+    envs: tuple[str, ...]
+    agent_envs: tuple[tuple[str, str], ...]
+
+
+def scan(root: Path) -> Tree:
+    """List agents (files or folders under agents/) and environments (files under env/)."""
+    if not root.is_dir():
+        raise UsageError(f"profile root {str(root)!r} is not a directory (set --root or "
+                         "REALTIME_PROFILES_ROOT)")
+    agents_dir, env_dir = root / "agents", root / "env"
+    agents: set[str] = set()
+    pairs: set[tuple[str, str]] = set()
+    if agents_dir.is_dir():
+        for entry in agents_dir.iterdir():
+            if entry.is_file() and entry.suffix == ".yaml" and NAME_PATTERN.match(entry.stem):
+                agents.add(entry.stem)
+            elif entry.is_dir() and NAME_PATTERN.match(entry.name):
+                agents.add(entry.name)
+                pairs.update(
+                    (entry.name, sub.stem)
+                    for sub in entry.glob("*.yaml")
+                    if NAME_PATTERN.match(sub.stem)
+                )
+    envs: set[str] = set()
+    if env_dir.is_dir():
+        envs = {
+            e.stem for e in env_dir.glob("*.yaml") if e.is_file() and NAME_PATTERN.match(e.stem)
+        }
+    return Tree(root, tuple(sorted(agents)), tuple(sorted(envs)), tuple(sorted(pairs)))
+
+
+def layer_files(
+    tree: Tree, agent: str, env: str | None, *, local: bool = True
+) -> list[tuple[Source, Path]]:
+    """The existing layer files of `agent` in `env`, lowest precedence first."""
+    check_name("agent", agent)
+    if env is not None:
+        check_name("environment", env)
+    if agent not in tree.agents:
+        hint = did_you_mean(agent, tree.agents)
+        known = ", ".join(tree.agents) or "none"
+        raise UsageError(f"unknown agent {agent!r} ({hint or 'known: ' + known})")
+    if env is not None and env not in tree.envs:
+        hint = did_you_mean(env, tree.envs)
+        known = ", ".join(tree.envs) or "none"
+        raise UsageError(f"unknown environment {env!r} ({hint or 'known: ' + known})")
+    root = tree.root
+    candidates: list[tuple[LayerKind, Path]] = [("base", root / "base.yaml")]
+    if env is not None:
+        candidates.append(("env", root / "env" / f"{env}.yaml"))
+    candidates.append(("agent", root / "agents" / f"{agent}.yaml"))
+    if env is not None:
+        candidates.append(("agent@env", root / "agents" / agent / f"{env}.yaml"))
+    if local:
+        candidates.append(("local", root / "local.yaml"))
+    found: list[tuple[Source, Path]] = []
+    real_root = root.resolve()
+    for kind, path in candidates:
+        if not path.is_file():
+            continue
+        if not path.resolve().is_relative_to(real_root):
+            raise UsageError(f"layer file {str(path)!r} is a link that leaves the profile root")
+        found.append((Source(kind, str(path), tracked=kind != "local"), path))
+    return found
+
+
+def read_layer(source: Source, path: Path) -> Layer:
+    """Read and parse one layer file; every problem is returned, nothing raised."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            return _failed(source, f"file is {size} bytes, over the {MAX_FILE_BYTES}-byte limit")
+        raw = path.read_bytes()
+    except OSError as exc:
+        return _failed(source, f"cannot read file: {exc.strerror or exc}")
+    if len(raw) > MAX_FILE_BYTES:
+        return _failed(source, f"file is over the {MAX_FILE_BYTES}-byte limit")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        return _failed(source, f"not UTF-8 text (byte {exc.start})", line=line)
+    return parse_layer(source, text)
+
+
+def _failed(source: Source, message: str, line: int = 0, column: int = 0) -> Layer:
+    problem = Problem("", message, Mark(source.label, line, column))
+    return Layer(source, {}, {}, (problem,))
+
+
+def parse_layer(source: Source, text: str) -> Layer:
+    """Parse layer text: the document must be a mapping of the known sections."""
+    if "\x00" in text:
+        return _failed(source, "binary content (NUL byte) is not YAML text")
+    loader = yaml.CSafeLoader(text) if hasattr(yaml, "CSafeLoader") else yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        message = " ".join(filter(None, [exc.context, exc.problem])) or "invalid YAML"
+        line, col = (mark.line + 1, mark.column + 1) if mark else (0, 0)
+        return _failed(source, f"invalid YAML: {message}", line, col)
+    except yaml.YAMLError as exc:
+        return _failed(source, f"invalid YAML: {exc}")
+    finally:
+        loader.dispose()
+    walker = _Walker(source, loader)
+    if node is None:
+        return Layer(source, {}, {}, ())
+    try:
+        data = walker.walk(node, (), 0)
+    except _LimitError as exc:
+        return Layer(source, {}, {}, (exc.problem,))
+    if not isinstance(data, dict):
+        return _failed(
+            source,
+            "a layer file must be a mapping with the keys " + ", ".join(SECTIONS),
+            node.start_mark.line + 1,
+            node.start_mark.column + 1,
+        )
+    data = walker.check_sections(data)
+    return Layer(source, data, walker.marks, tuple(walker.problems))
+
+
+class _LimitError(Exception):
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(problem.message)
+        self.problem = problem
+
+
+_SCALAR_TAGS: Final = {
+    "tag:yaml.org,2002:str",
+    "tag:yaml.org,2002:int",
+    "tag:yaml.org,2002:float",
+    "tag:yaml.org,2002:bool",
+    "tag:yaml.org,2002:null",
+}
+_TIMESTAMP: Final = "tag:yaml.org,2002:timestamp"
+_MAP: Final = "tag:yaml.org,2002:map"
+_SEQ: Final = "tag:yaml.org,2002:seq"
+
+
+class _Walker:
+    """Turns a composed node graph into plain data, recording a mark for every key and item."""
+
+    def __init__(self, source: Source, constructor: Any) -> None:
+        self.source = source
+        self.constructor = constructor
+        self.marks: dict[PathKey, Mark] = {}
+        self.problems: list[Problem] = []
+        self.nodes = 0
+
+    def mark(self, node: yaml.Node) -> Mark:
+        return Mark(self.source.label, node.start_mark.line + 1, node.start_mark.column + 1)
+
+    def problem(self, path: PathKey, message: str, node: yaml.Node, hint: str | None = None) -> None:
+        self.problems.append(Problem(render_path(path), message, self.mark(node), hint))
+
+    def walk(self, node: yaml.Node, path: PathKey, depth: int) -> Any:
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            raise _LimitError(Problem(
+                render_path(path),
+                f"document expands to more than {MAX_NODES} values (an alias bomb?); "
+                "refusing to expand further",
+                self.mark(node),
+            ))
+        if depth > MAX_DEPTH:
+            raise _LimitError(Problem(
+                render_path(path), f"nested deeper than {MAX_DEPTH} levels", self.mark(node)
+            ))
+        if node.tag == "!delete":
+            if not (isinstance(node, yaml.ScalarNode) and node.value == ""):
+                self.problem(path, "!delete takes no value: write `key: !delete`", node)
+            return DELETE
+        if isinstance(node, yaml.MappingNode):
+            if node.tag != _MAP:
+                self.problem(path, f"tag {node.tag} is not allowed on a mapping", node)
+            return self.walk_mapping(node, path, depth)
+        if isinstance(node, yaml.SequenceNode):
+            if node.tag != _SEQ:
+                self.problem(path, f"tag {node.tag} is not allowed on a list", node)
+            items = []
+            for index, child in enumerate(node.value):
+                self.marks[(*path, index)] = self.mark(child)
+                items.append(self.walk(child, (*path, index), depth + 1))
+            return items
+        return self.scalar(node, path)
+
+    def scalar(self, node: yaml.Node, path: PathKey) -> Any:
+        if node.tag == _TIMESTAMP:
+            return str(node.value)  # dates stay text: JSON has no date type
+        if node.tag not in _SCALAR_TAGS:
+            self.problem(
+                path,
+                f"tag {node.tag} is not allowed (only plain YAML values and !delete)",
+                node,
+            )
+            return str(node.value)
+        value = self.constructor.construct_object(node, deep=True)
+        if isinstance(value, float) and not math.isfinite(value):
+            self.problem(path, "NaN and infinity have no JSON form", node)
+            return str(node.value)
+        return value
+
+    def walk_mapping(self, node: yaml.MappingNode, path: PathKey, depth: int) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        seen: dict[str, yaml.Node] = {}
+        for key_node, value_node in node.value:
+            if not (isinstance(key_node, yaml.ScalarNode) and key_node.tag == "tag:yaml.org,2002:str"):
+                self.problem(path, "mapping keys must be strings", key_node,
+                             "quote the key")
+                continue
+            key: str = key_node.value
+            if key == "<<" or key_node.tag == "tag:yaml.org,2002:merge":
+                self.problem(path, "YAML merge keys (<<) are not supported", key_node,
+                             "use a ${vars.name} preset and override fields in a higher layer")
+                continue
+            appending = key.endswith("+") and len(key) > 1
+            base = key[:-1] if appending else key
+            child_path = (*path, base)
+            if base in seen:
+                first = self.mark(seen[base])
+                self.problem(child_path, f"duplicate key (first set at {first})", key_node,
+                             "keep one; a later duplicate would silently win")
+                continue
+            seen[base] = key_node
+            self.marks[child_path] = self.mark(key_node)
+            value = self.walk(value_node, child_path, depth + 1)
+            if appending:
+                if not isinstance(value, list):
+                    self.problem(child_path, f"`{key}:` appends a list; got "
+                                 f"{_kind(value)}", key_node, f"write {key} [item, ...]")
+                    continue
+                value = Append(value)
+            result[base] = value
+            if isinstance(value, str) and self.source.tracked and not _is_secret_path(child_path):
+                self.check_secret_text(child_path, value, key_node)
+        return result
+
+    def check_secret_text(self, path: PathKey, value: str, node: yaml.Node) -> None:
+        if SECRET_PATTERN.search(value):
+            self.problem(path, "looks like a literal API key in a tracked file", node,
+                         "read it from the environment: ${oc.env:OPENAI_API_KEY}")
+
+    def check_sections(self, data: dict[str, Any]) -> dict[str, Any]:
+        """Keep the known top-level sections; every other key is a located problem."""
+        kept: dict[str, Any] = {}
+        for key, value in data.items():
+            mark = self.marks.get((key,))
+            if key not in SECTIONS:
+                hint = did_you_mean(key, SECTIONS)
+                if key in _NESTED_HOME:
+                    hint = f"it belongs under {_NESTED_HOME[key]}"
+                self.problems.append(Problem(key, "unknown top-level key", mark,
+                                             hint or "allowed: " + ", ".join(SECTIONS)))
+                continue
+            if isinstance(value, Append) and key not in LIST_SECTIONS:
+                self.problems.append(Problem(key, "only list sections can be appended to", mark))
+                continue
+            kept[key] = value
+        if self.source.tracked:
+            self.problems.extend(_literal_secrets(kept, self.marks))
+        return kept
+
+
+# Keys people put at the top that live one level down.
+_NESTED_HOME: Final = {
+    "model_settings": "run_config.model_settings",
+    "initial_model_settings": "model_config.initial_model_settings",
+    "api_key": "model_config.api_key",
+    "url": "model_config.url",
+    "tracing_disabled": "run_config.tracing_disabled",
+    "output_guardrails": "run_config.output_guardrails",
+}
+
+
+def _kind(value: Any) -> str:
+    return {dict: "a mapping", list: "a list", str: "a string"}.get(type(value), type(value).__name__)
+
+
+SECRET_PATHS: Final = (("model_config", "api_key"),)
+SECRET_MAPPINGS: Final = (("model_config", "headers"),)
+
+
+def _is_secret_path(path: PathKey) -> bool:
+    """Secret fields get their own, more precise check in `check_sections`."""
+    return path in SECRET_PATHS or path[:-1] in SECRET_MAPPINGS
+
+
+def secret_paths(data: dict[str, Any]) -> Iterator[tuple[PathKey, Any]]:
+    """The secret-holding leaves of a document: api_key and every header value."""
+    for path in SECRET_PATHS:
+        value = _get(data, path)
+        if value is not _ABSENT:
+            yield path, value
+    for path in SECRET_MAPPINGS:
+        headers = _get(data, path)
+        if isinstance(headers, dict):
+            for name, value in headers.items():
+                yield (*path, name), value
+
+
+def _literal_secrets(data: dict[str, Any], marks: dict[PathKey, Mark]) -> Iterator[Problem]:
+    for path, value in secret_paths(data):
+        if isinstance(value, str) and "${" not in value:
+            yield Problem(render_path(path), "a literal secret in a tracked file",
+                          marks.get(path),
+                          "use ${oc.env:NAME} or ${file:path}, or put it in the untracked "
+                          "local.yaml")
+
+
+_ABSENT: Final = object()
+
+
+def _get(data: Any, path: PathKey) -> Any:
+    for part in path:
+        if isinstance(data, dict) and part in data:
+            data = data[part]
+        else:
+            return _ABSENT
+    return data
+
+
+def stat_key(path: Path) -> tuple[int, int, int, int] | None:
+    """What identifies a file's content for the cache: inode, size, mtime and ctime."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)

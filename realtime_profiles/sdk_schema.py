@@ -1,0 +1,390 @@
+"""The profile document's schema, derived from the installed openai-agents SDK.
+
+The SDK's TypedDicts are the source of truth for field names, types and docs. What they cannot
+say (ranges, closed sets the SDK silently drops, fields that hold objects) comes from the small
+overlay below, each entry citing where the limit comes from. Only `schema --write/--check`
+imports this module; loading a profile reads the generated, packaged schema.json.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import typing
+from collections.abc import Mapping
+from typing import Any
+
+from .schema import JSONSchema, SchemaBuilder
+
+SCHEMA_ID = "https://realtime-profiles.invalid/schema.json"
+
+# Built-in voices. Source: openai/types/realtime/realtime_audio_config_output_param.py
+# (`Voice` Literal and its docstring) in the openai package the SDK depends on.
+BUILTIN_VOICES = ["alloy", "ash", "ballad", "coral", "echo", "sage", "shimmer", "verse", "marin",
+                  "cedar"]
+
+# Audio format strings the SDK understands. Source: agents/realtime/audio_formats.py,
+# `to_realtime_audio_format`: any other string is logged at debug level and dropped, so the
+# session silently keeps the server default. That is why this set is closed.
+AUDIO_FORMAT_STRINGS = ["pcm16", "g711_ulaw", "g711_alaw", "audio/pcm", "pcm", "audio/pcmu",
+                        "pcmu", "audio/pcma", "pcma"]
+
+_REGISTRY_NOTE = (
+    "In a profile this holds {what}; the objects cannot live in YAML, so the SDK binding "
+    "(realtime_profiles.sdk.Registry) turns each name into the registered object."
+)
+
+
+def _registry_name(kind: str) -> JSONSchema:
+    return {"type": "string", "minLength": 1, "x-registry": kind}
+
+
+def _registry_list(kind: str) -> JSONSchema:
+    return {"type": "array", "items": _registry_name(kind)}
+
+
+AUDIO_FORMAT: JSONSchema = {
+    "description": (
+        "The audio format for realtime audio streams: a legacy name (pcm16, g711_ulaw, "
+        "g711_alaw) or a newer MIME-style name or object (audio/pcm at 24 kHz, audio/pcmu, "
+        "audio/pcma)."
+    ),
+    "anyOf": [
+        {"type": "string", "enum": AUDIO_FORMAT_STRINGS},
+        {
+            "type": "object",
+            "properties": {
+                "type": {"const": "audio/pcm"},
+                # Source: openai/types/realtime/realtime_audio_formats_param.py, AudioPCM.rate:
+                # "Only a 24kHz sample rate is supported."
+                "rate": {"const": 24000},
+            },
+            "required": ["type"],
+            "additionalProperties": False,
+        },
+        {
+            "type": "object",
+            "properties": {"type": {"enum": ["audio/pcmu", "audio/pcma"]}},
+            "required": ["type"],
+            "additionalProperties": False,
+        },
+    ],
+}
+
+VOICE: JSONSchema = {
+    "anyOf": [
+        {"type": "string", "minLength": 1, "x-known-values": BUILTIN_VOICES},
+        {
+            "type": "object",
+            "description": "A custom voice, e.g. {id: voice_1234}.",
+            "properties": {"id": {"type": "string", "minLength": 1}},
+            "required": ["id"],
+            "additionalProperties": False,
+        },
+    ]
+}
+
+# A single output modality. Source: openai/types/realtime/realtime_session_create_request_param.py
+# `output_modalities`: "It is not possible to request both text and audio at the same time."
+ONE_MODALITY: JSONSchema = {"maxItems": 1, "uniqueItems": True}
+
+# Fields whose generated schema is replaced.
+FIELD_OVERRIDES: dict[str, JSONSchema] = {
+    "RealtimeSessionModelSettings.voice": VOICE,
+    "RealtimeAudioOutputConfig.voice": VOICE,
+    "RealtimeSessionModelSettings.input_audio_format": {"$ref": "#/$defs/RealtimeAudioFormat"},
+    "RealtimeSessionModelSettings.output_audio_format": {"$ref": "#/$defs/RealtimeAudioFormat"},
+    "RealtimeAudioInputConfig.format": {"$ref": "#/$defs/RealtimeAudioFormat"},
+    "RealtimeAudioOutputConfig.format": {"$ref": "#/$defs/RealtimeAudioFormat"},
+    # MCPToolChoice is a dataclass, not data; tool_choice keeps its string and null forms.
+    "RealtimeSessionModelSettings.tool_choice": {
+        "anyOf": [
+            {"type": "string", "minLength": 1, "x-known-values": ["auto", "required", "none"]},
+            {"type": "null"},
+        ]
+    },
+    # Prompt variables: strings, or the Responses API's typed input objects.
+    "Prompt.variables": {
+        "type": "object",
+        "additionalProperties": {
+            "anyOf": [
+                {"type": "string"},
+                {
+                    "type": "object",
+                    "properties": {
+                        "type": {"enum": ["input_text", "input_image", "input_file"]}
+                    },
+                    "required": ["type"],
+                    "additionalProperties": True,
+                },
+            ]
+        },
+    },
+    "RealtimeSessionModelSettings.tools": _registry_list("tool"),
+    "RealtimeSessionModelSettings.handoffs": _registry_list("handoff"),
+    "RealtimeRunConfig.output_guardrails": _registry_list("output_guardrail"),
+    "RealtimeRunConfig.tool_error_formatter": _registry_name("tool_error_formatter"),
+    "RealtimeModelConfig.playback_tracker": _registry_name("playback_tracker"),
+    "RealtimeModelConfig.api_key": {
+        "anyOf": [
+            {"type": "string", "minLength": 1, "x-secret": True},
+            {
+                "type": "object",
+                "properties": {"callable": _registry_name("api_key")},
+                "required": ["callable"],
+                "additionalProperties": False,
+            },
+        ]
+    },
+    # Header values often carry credentials (Azure's `api-key`): shown as *** like api_key.
+    "RealtimeModelConfig.headers": {
+        "type": "object",
+        "additionalProperties": {"type": "string", "x-secret": True},
+    },
+}
+
+FIELD_NOTES: dict[str, str] = {
+    "RealtimeSessionModelSettings.tools": _REGISTRY_NOTE.format(what="tool names"),
+    "RealtimeSessionModelSettings.handoffs": _REGISTRY_NOTE.format(what="handoff names"),
+    "RealtimeRunConfig.output_guardrails": _REGISTRY_NOTE.format(what="guardrail names"),
+    "RealtimeRunConfig.tool_error_formatter": _REGISTRY_NOTE.format(what="a formatter name"),
+    "RealtimeModelConfig.playback_tracker": _REGISTRY_NOTE.format(what="a tracker name"),
+    "RealtimeModelConfig.api_key": (
+        "A secret: write it as ${oc.env:NAME} or ${file:path}, never as a literal in a tracked "
+        "file. A callable key is written {callable: name} and bound through the registry."
+    ),
+    "RealtimeSessionModelSettings.tool_choice": (
+        "MCPToolChoice objects are not plain data and are set in code instead."
+    ),
+}
+
+# Limits the TypedDicts cannot express.
+FIELD_CONSTRAINTS: dict[str, JSONSchema] = {
+    # "Activation threshold for VAD (0.0 to 1.0)": openai/types/realtime/
+    # realtime_audio_input_turn_detection_param.py, ServerVad.threshold.
+    "RealtimeTurnDetectionConfig.threshold": {"minimum": 0, "maximum": 1},
+    # Durations are milliseconds; a negative one is meaningless (same file, prefix_padding_ms
+    # and silence_duration_ms are `int` milliseconds).
+    "RealtimeTurnDetectionConfig.prefix_padding_ms": {"minimum": 0},
+    "RealtimeTurnDetectionConfig.silence_duration_ms": {"minimum": 0},
+    # OpenAI Realtime API reference, session.audio.input.turn_detection.idle_timeout_ms:
+    # minimum 5000, maximum 30000.
+    "RealtimeTurnDetectionConfig.idle_timeout_ms": {"minimum": 5000, "maximum": 30000},
+    # "0.25 is the minimum speed. 1.5 is the maximum speed.": openai/types/realtime/
+    # realtime_audio_config_output_param.py, speed.
+    "RealtimeSessionModelSettings.speed": {"minimum": 0.25, "maximum": 1.5},
+    "RealtimeAudioOutputConfig.speed": {"minimum": 0.25, "maximum": 1.5},
+    # "an integer between 1 and 4096 ... or 'inf'": the SDK's own docstring of this field.
+    "RealtimeSessionModelSettings.max_output_tokens": {"minimum": 1, "maximum": 4096},
+    "RealtimeSessionModelSettings.output_modalities": ONE_MODALITY,
+    "RealtimeSessionModelSettings.modalities": ONE_MODALITY,
+    # The SDK accumulates this many characters before running guardrails; 0 would run them
+    # on every delta and a negative count is meaningless.
+    "RealtimeGuardrailsSettings.debounce_text_length": {"minimum": 1},
+    # The SDK opens a websocket at this URL (agents/realtime/openai_realtime.py, connect()).
+    "RealtimeModelConfig.url": {"pattern": "^wss?://"},
+}
+
+# TypedDicts that take keys beyond their declared ones. RealtimeTurnDetectionConfig says so
+# in its docstring ("Allows extra vendor keys"); unknown keys there are warnings, not errors.
+OPEN_CLASSES = frozenset({"RealtimeTurnDetectionConfig"})
+
+DOCUMENT_SECTIONS = ("run_config", "model_config", "start_messages", "client_messages")
+
+
+def _opaque(tp: Any) -> JSONSchema | None:
+    """Callables and SDK classes have no JSON form; the overlay replaces every such field.
+
+    Reaching here means the SDK added an object-valued field we have not mapped yet: refuse,
+    so regeneration fails loudly instead of emitting a schema that accepts anything.
+    """
+    return None
+
+
+def sdk_types() -> dict[str, Any]:
+    """The SDK's TypedDicts and aliases this schema covers, by name."""
+    from agents.prompts import Prompt
+    from agents.realtime import config, model
+
+    return {
+        "RealtimeRunConfig": config.RealtimeRunConfig,
+        "RealtimeSessionModelSettings": config.RealtimeSessionModelSettings,
+        "RealtimeInputAudioTranscriptionConfig": config.RealtimeInputAudioTranscriptionConfig,
+        "RealtimeInputAudioNoiseReductionConfig": config.RealtimeInputAudioNoiseReductionConfig,
+        "RealtimeTurnDetectionConfig": config.RealtimeTurnDetectionConfig,
+        "RealtimeAudioConfig": config.RealtimeAudioConfig,
+        "RealtimeAudioInputConfig": config.RealtimeAudioInputConfig,
+        "RealtimeAudioOutputConfig": config.RealtimeAudioOutputConfig,
+        "RealtimeReasoningConfig": config.RealtimeReasoningConfig,
+        "RealtimeGuardrailsSettings": config.RealtimeGuardrailsSettings,
+        "RealtimeToolExecutionConfig": config.RealtimeToolExecutionConfig,
+        "RealtimeModelTracingConfig": config.RealtimeModelTracingConfig,
+        "RealtimeModelConfig": model.RealtimeModelConfig,
+        "RealtimeUserInputText": config.RealtimeUserInputText,
+        "RealtimeUserInputImage": config.RealtimeUserInputImage,
+        "RealtimeUserInputMessage": config.RealtimeUserInputMessage,
+        "RealtimeClientMessage": config.RealtimeClientMessage,
+        "Prompt": Prompt,
+    }
+
+
+def build_document_schema() -> JSONSchema:
+    """Generate the schema of the emitted profile document from the installed SDK."""
+    from agents.realtime import config
+
+    builder = SchemaBuilder(
+        aliases={"RealtimeModelName": config.RealtimeModelName},
+        field_overrides=FIELD_OVERRIDES,
+        field_constraints=FIELD_CONSTRAINTS,
+        field_notes=FIELD_NOTES,
+        opaque=_opaque,
+        open_classes=OPEN_CLASSES,
+    )
+    builder.defs["RealtimeAudioFormat"] = copy.deepcopy(AUDIO_FORMAT)
+    roots = sdk_types()
+    for name in ("RealtimeRunConfig", "RealtimeModelConfig", "RealtimeUserInputMessage",
+                 "RealtimeClientMessage"):
+        builder.schema_for(roots[name])
+    unused = builder.unused_overlays()
+    if unused:
+        raise RuntimeError(f"overlay entries match no SDK field: {sorted(unused)}")
+    model_name = builder.defs["RealtimeModelName"]
+    model_name["description"] = "The name of a realtime model (open: any string is sent)."
+    document: JSONSchema = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": SCHEMA_ID,
+        "title": "realtime-profiles document",
+        "description": (
+            "A composed realtime profile as emitted by realtime-profiles: the dicts given to "
+            "RealtimeRunner(config=...) and runner.run(model_config=...), plus the messages "
+            "sent after connecting. Generated from the openai-agents SDK's TypedDicts by "
+            "`realtime-profiles schema --write`; do not edit by hand."
+        ),
+        "type": "object",
+        "properties": {
+            "run_config": {"$ref": "#/$defs/RealtimeRunConfig"},
+            "model_config": {"$ref": "#/$defs/RealtimeModelConfig"},
+            "start_messages": {
+                "description": "Messages agent code sends once the session is open.",
+                "type": "array",
+                "items": {"$ref": "#/$defs/RealtimeUserInputMessage"},
+            },
+            "client_messages": {
+                "description": "Raw client events agent code sends once the session is open.",
+                "type": "array",
+                "items": {"$ref": "#/$defs/RealtimeClientMessage"},
+            },
+        },
+        "additionalProperties": False,
+        "$defs": dict(sorted(builder.defs.items())),
+    }
+    return document
+
+
+def build_layer_schema(document: Mapping[str, Any]) -> JSONSchema:
+    """The editor variant for one layer file: nothing required, `${...}` anywhere, `vars` free.
+
+    yaml-language-server then completes and checks keys while a layer is edited, without
+    flagging the fields that other layers provide or that interpolation fills in.
+    """
+    layer: JSONSchema = json.loads(json.dumps(document))  # a tree: no shared sub-dicts
+    defs = layer["$defs"]
+    for schema in defs.values():
+        _relax(schema)
+    for name, prop in layer["properties"].items():
+        layer["properties"][name] = _relaxed_value(prop)
+    layer["properties"]["vars"] = {
+        "description": "Free-form values for ${vars.*} interpolation; stripped before emission.",
+        "type": "object",
+    }
+    shorthand = {"type": "string", "description": "Shorthand for one input_text message."}
+    start_messages = layer["properties"]["start_messages"]["anyOf"][0]
+    start_messages["items"]["anyOf"].append(shorthand)
+    for section in ("start_messages", "client_messages"):
+        layer["properties"][f"{section}+"] = copy.deepcopy(layer["properties"][section])
+    layer["$id"] = SCHEMA_ID.replace("schema.json", "layer-schema.json")
+    layer["title"] = "realtime-profiles layer file"
+    layer["description"] = (
+        "One layer of a realtime profile (base, env, agent, agent@env or local). Every key is "
+        "optional, any value may be a ${...} interpolation, `key+:` appends to an inherited "
+        "list and `!delete` removes an inherited key."
+    )
+    return layer
+
+
+def _interpolation() -> JSONSchema:
+    return {"type": "string", "pattern": r"\$\{"}
+
+
+def _relax(schema: JSONSchema) -> None:
+    """In place: drop `required`, accept `${...}` in every value position, allow `key+` keys."""
+    schema.pop("required", None)
+    for key in ("anyOf", "oneOf", "allOf"):
+        for branch in schema.get(key, []):
+            _relax(branch)
+    properties = schema.get("properties")
+    if isinstance(properties, dict):
+        for name, sub in properties.items():
+            properties[name] = _relaxed_value(sub)
+        schema["patternProperties"] = {r"\+$": {"type": "array"}}
+    for key in ("items", "additionalProperties"):
+        if isinstance(schema.get(key), dict) and schema[key]:
+            schema[key] = _relaxed_value(schema[key])
+
+
+def _relaxed_value(schema: JSONSchema) -> JSONSchema:
+    _relax(schema)
+    description = schema.pop("description", None)
+    wrapped: JSONSchema = {"anyOf": [schema, _interpolation()]}
+    if description:
+        wrapped = {"description": description, **wrapped}
+    return wrapped
+
+
+def sdk_field_sets() -> dict[str, list[str]]:
+    """Each covered SDK TypedDict's field names, straight from the installed SDK."""
+    return {
+        name: list(typing.get_type_hints(tp))
+        for name, tp in sdk_types().items()
+        if isinstance(tp, type) and hasattr(tp, "__annotations__")
+    }
+
+
+def schema_field_sets(document: Mapping[str, Any]) -> dict[str, list[str]]:
+    """Each `$defs` object's property names as recorded in a schema file."""
+    return {
+        name: list(schema.get("properties", {}))
+        for name, schema in document.get("$defs", {}).items()
+        if schema.get("type") == "object" and "properties" in schema
+    }
+
+
+def field_drift(sdk: Mapping[str, list[str]], recorded: Mapping[str, list[str]]) -> list[str]:
+    """Human lines naming each type and field added or removed between SDK and schema."""
+    lines: list[str] = []
+    for name in sorted(set(sdk) | set(recorded)):
+        if name not in recorded:
+            lines.append(f"+ {name} (new type in the SDK)")
+            continue
+        if name not in sdk:
+            lines.append(f"- {name} (no longer in the SDK)")
+            continue
+        lines.extend(f"+ {name}.{f}" for f in sdk[name] if f not in recorded[name])
+        lines.extend(f"- {name}.{f}" for f in recorded[name] if f not in sdk[name])
+    return lines
+
+
+def sdk_version() -> str:
+    """The installed SDK's version, for messages."""
+    from importlib.metadata import version
+
+    return version("openai-agents")
+
+
+__all__ = [
+    "build_document_schema",
+    "build_layer_schema",
+    "field_drift",
+    "schema_field_sets",
+    "sdk_field_sets",
+]
