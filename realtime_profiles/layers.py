@@ -182,8 +182,10 @@ def read_layer(source: Source, path: Path) -> Layer:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        return _failed(source, f"not UTF-8 text (byte {exc.start})", line=line)
+        before = raw[: exc.start]
+        line = before.count(b"\n") + 1
+        column = exc.start - before.rfind(b"\n")
+        return _failed(source, f"not UTF-8 text (byte {exc.start})", line, column)
     return parse_layer(source, text)
 
 
@@ -240,6 +242,7 @@ _SCALAR_TAGS: Final = {
     "tag:yaml.org,2002:null",
 }
 _TIMESTAMP: Final = "tag:yaml.org,2002:timestamp"
+_STR: Final = "tag:yaml.org,2002:str"
 _MAP: Final = "tag:yaml.org,2002:map"
 _SEQ: Final = "tag:yaml.org,2002:seq"
 
@@ -311,15 +314,14 @@ class _Walker:
         result: dict[str, Any] = {}
         seen: dict[str, yaml.Node] = {}
         for key_node, value_node in node.value:
-            if not (isinstance(key_node, yaml.ScalarNode) and key_node.tag == "tag:yaml.org,2002:str"):
-                self.problem(path, "mapping keys must be strings", key_node,
-                             "quote the key")
-                continue
-            key: str = key_node.value
-            if key == "<<" or key_node.tag == "tag:yaml.org,2002:merge":
+            if key_node.tag == "tag:yaml.org,2002:merge":
                 self.problem(path, "YAML merge keys (<<) are not supported", key_node,
                              "use a ${vars.name} preset and override fields in a higher layer")
                 continue
+            if not (isinstance(key_node, yaml.ScalarNode) and key_node.tag == _STR):
+                self.problem(path, "mapping keys must be strings", key_node, "quote the key")
+                continue
+            key: str = key_node.value
             appending = key.endswith("+") and len(key) > 1
             base = key[:-1] if appending else key
             child_path = (*path, base)

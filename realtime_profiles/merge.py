@@ -309,16 +309,16 @@ class Folder:
         if ov.kind in ("set", "delete") and current is _MISSING:
             return self._missing(ov, ov.path, node)
         if ov.kind == "add" and current is not _MISSING:
-            return Problem(ov.display, f"{ov.display} is already set; use "
-                           f"{ov.display}=... to replace it or ++{ov.display}=...",
-                           ov.mark)
+            return Problem(render_path(ov.path), "is already set",  ov.mark,
+                           f"to replace it, write {ov.display}=... (or ++{ov.display}=...)")
         if ov.kind == "delete":
             self._record(ov.path, "delete", layer, ())
             _remove(node, last)
             return None
         if ov.kind == "append":
             if not isinstance(ov.value, list):
-                return Problem(ov.display, "+= appends a list: write key+=[a,b]", ov.mark)
+                return Problem(render_path(ov.path), "+= appends a list", ov.mark,
+                               f"write {ov.display}+=[a,b]")
             result = self.combine(current, Append(ov.value), ov.path, layer, ())
         else:
             result = self.combine(_MISSING, ov.value, ov.path, layer, ())
@@ -333,8 +333,7 @@ class Folder:
         hint = did_you_mean(str(path[-1]), keys) if keys else None
         if ov.kind == "set":
             hint = hint or f"to add it, write +{ov.display}=... (or ++ to add or replace)"
-        return Problem(ov.display, f"{render_path(path)} is not set in this profile", ov.mark,
-                       hint)
+        return Problem(render_path(path), "is not set in this profile", ov.mark, hint)
 
 
 def _plain(value: Any) -> Any:

@@ -25,7 +25,7 @@ from typing import Any, Final, Literal
 import yaml
 
 from .errors import Mark, UsageError
-from .layers import SECTIONS, PathKey, Source, render_path
+from .layers import SECTIONS, PathKey, Source
 
 OverrideKind = Literal["set", "add", "force", "delete", "append"]
 
@@ -48,8 +48,9 @@ class Override:
 
     @property
     def display(self) -> str:
-        """The key as the user means it: the full dotted path."""
-        return render_path(self.path)
+        """The key as the user typed it (without the operator)."""
+        key = self.text.lstrip("+~").split("=", 1)[0]
+        return key[:-1] if key.endswith("+") else key
 
 
 def parse_key(key: str, text: str) -> PathKey:

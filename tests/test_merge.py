@@ -1,0 +1,136 @@
+"""Merge rules, one case each, through the whole loader on real files."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from realtime_profiles import Loader, ProfileValidationError
+from tests.conftest import Tree
+
+BASE = """
+vars:
+  calm: {type: semantic_vad, eagerness: low, create_response: true}
+  tools: [lookup_order]
+run_config:
+  tracing_disabled: false
+  model_settings:
+    voice: marin
+    tools: [lookup_order, create_ticket]
+    turn_detection: ${vars.calm}
+    tracing: {workflow_name: w, metadata: {a: 1, b: 2}}
+"""
+
+
+@pytest.mark.parametrize(
+    ("agent", "path", "expected"),
+    [
+        pytest.param("run_config: {model_settings: {tracing: {metadata: {b: 3, c: 4}}}}",
+                     ("model_settings", "tracing"),
+                     {"workflow_name": "w", "metadata": {"a": 1, "b": 3, "c": 4}},
+                     id="mappings-merge-deeply"),
+        pytest.param("run_config: {model_settings: {voice: verse}}", ("model_settings", "voice"),
+                     "verse", id="scalars-replace"),
+        pytest.param("run_config: {model_settings: {tools: [refund]}}",
+                     ("model_settings", "tools"), ["refund"], id="lists-replace"),
+        pytest.param("run_config: {model_settings: {tools+: [refund]}}",
+                     ("model_settings", "tools"), ["lookup_order", "create_ticket", "refund"],
+                     id="append-extends-inherited-list"),
+        pytest.param("run_config: {model_settings: {handoffs+: [billing]}}",
+                     ("model_settings", "handoffs"), ["billing"],
+                     id="append-to-missing-creates"),
+        pytest.param("run_config: {model_settings: {voice: !delete }}",
+                     ("model_settings", "voice"), "<absent>", id="delete-removes"),
+        pytest.param("run_config: {model_settings: {tracing: {metadata: {a: !delete }}}}",
+                     ("model_settings", "tracing", "metadata"), {"b": 2},
+                     id="delete-nested"),
+        pytest.param("run_config: {model_settings: {nothing_here: !delete }}",
+                     ("model_settings", "voice"), "marin", id="delete-missing-is-noop"),
+        pytest.param("run_config: {model_settings: {tracing: null}}",
+                     ("model_settings", "tracing"), None, id="null-is-a-value"),
+        pytest.param("run_config: {model_settings: {turn_detection: {eagerness: high}}}",
+                     ("model_settings", "turn_detection"),
+                     {"type": "semantic_vad", "eagerness": "high", "create_response": True},
+                     id="preset-refined-field-by-field"),
+        pytest.param("run_config: {model_settings: {turn_detection: {eagerness: !delete }}}",
+                     ("model_settings", "turn_detection"),
+                     {"type": "semantic_vad", "create_response": True},
+                     id="preset-field-deleted"),
+        pytest.param("vars: {calm: {eagerness: medium}}", ("model_settings", "turn_detection"),
+                     {"type": "semantic_vad", "eagerness": "medium", "create_response": True},
+                     id="preset-uses-final-vars"),
+        pytest.param("run_config: {model_settings: {turn_detection: {type: server_vad, "
+                     "threshold: 0.4}}}\n"
+                     "vars: {calm: {eagerness: medium}}",
+                     ("model_settings", "turn_detection"),
+                     {"type": "server_vad", "eagerness": "medium", "create_response": True,
+                      "threshold": 0.4}, id="preset-refined-and-vars-changed"),
+    ],
+)
+def test_merge_rule(tree: Tree, agent: str, path: tuple[str, ...], expected: Any) -> None:
+    root = tree({"base.yaml": BASE, "agents/a.yaml": agent + "\n"})
+    node: Any = Loader(root, environ={}).load("a").run_config
+    for part in path:
+        if part not in node:
+            node = "<absent>"
+            break
+        node = node[part]
+    assert node == expected
+
+
+def test_a_key_and_its_append_form_in_one_mapping_is_a_duplicate(tree: Tree) -> None:
+    root = tree({"agents/x.yaml": "run_config:\n  model_settings:\n    tools: [a]\n"
+                                  "    tools+: [b]\n"})
+    with pytest.raises(ProfileValidationError) as info:
+        Loader(root, environ={}).load("x")
+    assert [p.render() for p in info.value.problems] == [
+        "profiles/agents/x.yaml:4:5: run_config.model_settings.tools: duplicate key (first set "
+        "at profiles/agents/x.yaml:3:5) (keep one; a later duplicate would silently win)"]
+
+
+def test_append_to_a_preset_list_reference(tree: Tree) -> None:
+    root = tree({
+        "base.yaml": "vars: {tools: [a, b]}\nrun_config: {model_settings: {tools: '${vars.tools}'}}\n",
+        "agents/x.yaml": "run_config: {model_settings: {tools+: [c]}}\n",
+    })
+    assert Loader(root, environ={}).load("x").run_config["model_settings"]["tools"] == [
+        "a", "b", "c"]
+
+
+def test_appending_to_a_scalar_is_a_located_error(tree: Tree) -> None:
+    root = tree({
+        "base.yaml": "run_config: {model_settings: {voice: marin}}\n",
+        "agents/x.yaml": "run_config:\n  model_settings:\n    voice+: [verse]\n",
+    })
+    with pytest.raises(ProfileValidationError) as info:
+        Loader(root, environ={}).load("x")
+    assert [p.render() for p in info.value.problems] == [
+        "profiles/agents/x.yaml:3:5: run_config.model_settings.voice: cannot append to a string "
+        "(`key+:` extends an inherited list)"]
+
+
+def test_layers_apply_lowest_first(tree: Tree) -> None:
+    root = tree({
+        "base.yaml": "run_config: {model_settings: {voice: base}}\n",
+        "env/prod.yaml": "run_config: {model_settings: {voice: env}}\n",
+        "agents/a.yaml": "run_config: {model_settings: {voice: agent}}\n",
+        "agents/a/prod.yaml": "run_config: {model_settings: {voice: agent-env}}\n",
+        "local.yaml": "run_config: {model_settings: {voice: local}}\n",
+    })
+    env = {"REALTIME_PROFILES__RUN_CONFIG__MODEL_SETTINGS__VOICE": "environ"}
+
+    def voice(loader: Loader, *overrides: str) -> str:
+        p = loader.load("a", "prod", overrides)
+        return str(p.run_config["model_settings"]["voice"])
+
+    assert voice(Loader(root, environ=env), "model_settings.voice=cli") == "cli"
+    assert voice(Loader(root, environ=env)) == "environ"
+    assert voice(Loader(root, environ={})) == "local"
+    assert voice(Loader(root, environ={}, local=False)) == "agent-env"
+    (root / "agents/a/prod.yaml").unlink()
+    assert voice(Loader(root, environ={}, local=False)) == "agent"
+    (root / "agents/a.yaml").write_text("{}\n")
+    assert voice(Loader(root, environ={}, local=False)) == "env"
+    (root / "env/prod.yaml").write_text("")
+    assert voice(Loader(root, environ={}, local=False)) == "base"
