@@ -183,6 +183,8 @@ class _Composition:
     secrets: tuple[PathKey, ...]
     unset: dict[PathKey, tuple[str, ...]]
     deps: tuple[Any, ...]
+    failed: frozenset[PathKey] = frozenset()
+    missing_secrets: dict[PathKey, str] = field(default_factory=dict)
 
 
 class Loader:
@@ -256,6 +258,13 @@ class Loader:
         problems = self._finish(comp, agent, env, strict)
         errors = [p for p in problems if p.severity == "error"]
         self._raise_for_overrides(errors, comp.overrides)
+        if comp.missing_secrets and all(
+            parse_dotted(p.path) in comp.missing_secrets for p in errors
+        ):
+            names = ", ".join(sorted(set(comp.missing_secrets.values())))
+            raise SecretUnavailableError(
+                f"{agent}@{env or '-'}: cannot load for use: secret environment variable "
+                f"{names} is not set", errors)
         if errors:
             raise ProfileValidationError(
                 f"{agent}@{env or '-'}: {summarize(problems)}", problems)
@@ -354,7 +363,8 @@ class Loader:
         if self._custom_resolvers:
             deps.append(("uncacheable", object()))
         return _Composition(raw, layers, [*env_ovs, *cli_ovs], document, problems, secrets,
-                            resolution.unset_secrets, tuple(deps))
+                            resolution.unset_secrets, tuple(deps), resolution.failed,
+                            resolution.missing_secrets)
 
     def _finish(self, comp: _Composition, agent: str, env: str | None,
                 strict: bool) -> list[Problem]:
@@ -362,7 +372,8 @@ class Loader:
         problems = list(comp.problems)
         locate = _Locator(comp)
         if not any(p.severity == "error" and not p.path for p in problems):
-            problems.extend(self.validator.problems(comp.document, locate, strict))
+            problems.extend(p for p in self.validator.problems(comp.document, locate, strict)
+                            if not _under(parse_dotted(p.path), comp.failed))
             for check in self._checks:
                 for path, message, suggestion in check(comp.document):
                     mark, via = locate(path)
@@ -473,6 +484,11 @@ class Loader:
         return True
 
 
+def _under(path: PathKey, failed: frozenset[PathKey]) -> bool:
+    """Whether `path` is a value that failed to resolve, or lies inside one."""
+    return any(path[: len(f)] == f for f in failed)
+
+
 def _fresh(profile: Profile) -> Profile:
     """A cached profile handed out with its own copies of the dicts."""
     return replace(profile, run_config=_copy(profile.run_config),
@@ -579,18 +595,21 @@ class _Locator:
         return self._prov
 
     def __call__(self, path: PathKey) -> tuple[Mark | None, tuple[Mark, ...]]:
-        return self._locate(path, 0)
+        return self._locate(path, 0, 1)
 
-    def _locate(self, path: PathKey, depth: int) -> tuple[Mark | None, tuple[Mark, ...]]:
+    def _locate(self, path: PathKey, depth: int,
+                floor: int) -> tuple[Mark | None, tuple[Mark, ...]]:
+        """The last write at `path` or its nearest written ancestor (not above `floor`);
+        a write that is a pure reference is followed to where the value was defined."""
         prov = self.provenance()
-        for cut in range(len(path), 0, -1):
+        for cut in range(len(path), floor - 1, -1):
             chain = prov.writes.get(path[:cut])
             if not chain:
                 continue
             last = chain[-1]
             target = ref_target(last.value)
             if target is not None and depth < 16:
-                mark, via = self._locate(target + path[cut:], depth + 1)
+                mark, via = self._locate(target + path[cut:], depth + 1, len(target))
                 if mark is not None:
                     return mark, (*(m for m in (last.mark,) if m is not None), *via)
             return last.mark, ()

@@ -35,6 +35,9 @@ class UnsetSecret(str):
         return obj
 
 
+_FAILED: Final = object()
+
+
 class _Failed(Exception):
     """Resolution of one path failed; the problem is recorded, dependants fail quietly."""
 
@@ -48,6 +51,9 @@ class Resolution:
     # path -> resolver names used (transitively) while resolving it
     uses: dict[PathKey, frozenset[str]] = field(default_factory=dict)
     unset_secrets: dict[PathKey, tuple[str, ...]] = field(default_factory=dict)
+    failed: frozenset[PathKey] = frozenset()
+    # variables a secret needs that are unset, when loading for use
+    missing_secrets: dict[PathKey, str] = field(default_factory=dict)
 
 
 class Interpolator:
@@ -77,16 +83,31 @@ class Interpolator:
         self.calls: list[tuple[str, tuple[Any, ...]]] = []
 
     def resolve(self, sections: tuple[str, ...]) -> Resolution:
-        """Resolve the named sections (others, like `vars`, only as far as referenced)."""
+        """Resolve the named sections (others, like `vars`, only as far as referenced).
+
+        A value that fails is left out (its container keeps the rest), and its path is
+        recorded in `failed`, so validation does not pile consequences onto the one mistake.
+        """
         tree: dict[str, Any] = {}
         for name in sections:
             if name in self.raw:
-                try:
-                    tree[name] = self.value_at((name,))
-                except _Failed:
-                    tree[name] = None
+                tree[name] = self._partial((name,))
         self.result.tree = tree
+        self.result.failed = frozenset(self.failed)
         return self.result
+
+    def _partial(self, path: PathKey) -> Any:
+        """`value_at`, but a failing container yields its resolvable parts."""
+        try:
+            return self.value_at(path)
+        except _Failed:
+            raw = lookup(self.raw, path)
+            if isinstance(raw, dict):
+                return {k: v for k in raw if (v := self._partial((*path, k))) is not _FAILED}
+            if isinstance(raw, list):
+                return [None if v is _FAILED else v
+                        for v in (self._partial((*path, i)) for i in range(len(raw)))]
+            return _FAILED
 
     # -- nodes -----------------------------------------------------------------------------
     def value_at(self, path: PathKey) -> Any:
@@ -229,6 +250,9 @@ class Interpolator:
             if self.secret_depth and self.lenient:
                 self.missing_stack[-1].add(exc.name)
                 return f"*** (unset: {exc.name})"
+            if self.secret_depth:
+                secret = next(p for p in self.active if p in self.secret_paths)
+                self.result.missing_secrets[secret] = exc.name
             self._problem(path, str(exc), exc.suggestion)
             raise _Failed from None
         except ResolverError as exc:

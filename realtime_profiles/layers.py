@@ -340,7 +340,7 @@ class _Walker:
                     continue
                 value = Append(value)
             result[base] = value
-            if isinstance(value, str) and self.source.tracked and not _is_secret_path(child_path):
+            if isinstance(value, str) and self.source.tracked and not is_secret_path(child_path):
                 self.check_secret_text(child_path, value, key_node)
         return result
 
@@ -389,8 +389,8 @@ SECRET_PATHS: Final = (("model_config", "api_key"),)
 SECRET_MAPPINGS: Final = (("model_config", "headers"),)
 
 
-def _is_secret_path(path: PathKey) -> bool:
-    """Secret fields get their own, more precise check in `check_sections`."""
+def is_secret_path(path: PathKey) -> bool:
+    """model_config.api_key and every model_config.headers value."""
     return path in SECRET_PATHS or path[:-1] in SECRET_MAPPINGS
 
 

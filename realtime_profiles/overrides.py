@@ -25,7 +25,7 @@ from typing import Any, Final, Literal
 import yaml
 
 from .errors import Mark, UsageError
-from .layers import SECTIONS, PathKey, Source
+from .layers import SECTIONS, PathKey, Source, is_secret_path
 
 OverrideKind = Literal["set", "add", "force", "delete", "append"]
 
@@ -122,13 +122,22 @@ def _syntax(text: str, column: int, message: str) -> UsageError:
     return UsageError(f"invalid override {text!r}: {message}\n  {text}\n{caret}")
 
 
+def _mark(source: Source, text: str, path: PathKey) -> Mark:
+    """Where an override came from; the value of a secret is never part of it."""
+    if source.kind != "override":
+        return Mark(source.label)
+    if is_secret_path(path) and "=" in text:
+        text = text.split("=", 1)[0] + "=***"
+    return Mark(f"{source.label}: {text}")
+
+
 def parse_override(text: str, source: Source = _COMMAND_LINE) -> Override:
     """One override from its text."""
-    mark = Mark(f"{source.label}: {text}") if source.kind == "override" else Mark(source.label)
     if text.startswith("~"):
         if "=" in text:
             raise _syntax(text, text.index("="), "`~key` deletes a key and takes no value")
-        return Override("delete", parse_key(text[1:], text), None, text, source, mark)
+        path = parse_key(text[1:], text)
+        return Override("delete", path, None, text, source, _mark(source, text, path))
     kind: OverrideKind
     if text.startswith("++"):
         kind, body, offset = "force", text[2:], 2
@@ -144,8 +153,14 @@ def parse_override(text: str, source: Source = _COMMAND_LINE) -> Override:
             raise _syntax(text, offset + len(key) - 1, "`+=` cannot be combined with + or ++")
         kind, key = "append", key[:-1]
     path = parse_key(key, text)
-    value = parse_value(raw, text, offset + len(key) + (2 if kind == "append" else 1))
-    return Override(kind, path, value, text, source, mark)
+    if is_secret_path(path):  # a syntax error must not echo the secret either
+        try:
+            value = parse_value(raw, text, 0)
+        except UsageError:
+            raise UsageError(f"invalid override {key}=***: the value is not valid YAML") from None
+    else:
+        value = parse_value(raw, text, offset + len(key) + (2 if kind == "append" else 1))
+    return Override(kind, path, value, text, source, _mark(source, text, path))
 
 
 def parse_overrides(texts: Iterable[str]) -> list[Override]:
