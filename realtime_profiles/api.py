@@ -122,7 +122,7 @@ class Profile:
         for path in self._secrets:
             value = lookup(doc, path)
             if isinstance(value, str):
-                _set(doc, path, value if value.startswith(MASK) else MASK)
+                _set(doc, path, str(value) if value.startswith(MASK) else MASK)
             elif isinstance(value, dict):  # {callable: name} is not a secret
                 continue
         return doc
@@ -296,8 +296,7 @@ class Loader:
                 overrides: Iterable[str] = ()) -> Explanation:
         """Where one key's value came from, layer by layer."""
         overrides = tuple(overrides)
-        path = parse_key(key, key) if not key.startswith(OUTPUT_SECTIONS + ("vars",)) \
-            else parse_dotted(key)
+        path = parse_key(key, key)
         comp = self._compose(agent, env, overrides, lenient=True)
         prov = self._provenance(comp)
         value = lookup(comp.document, path)
@@ -379,6 +378,8 @@ class Loader:
                     mark, via = locate(path)
                     problems.append(Problem(render_path(path), message, mark, suggestion,
                                             "error" if strict else "warning", via))
+        # Not subject to `strict`: a missing secret is about the machine, not the profile,
+        # and CI validates without production secrets.
         for path, variables in comp.unset.items():
             mark, via = locate(path)
             problems.append(Problem(
@@ -444,7 +445,8 @@ class Loader:
     # -- caching ---------------------------------------------------------------------------
     def _env_layer_key(self) -> tuple[tuple[str, str], ...]:
         environ = self.environ
-        return tuple(sorted((k, environ[k]) for k in environ if k.startswith("REALTIME_PROFILES__")))
+        prefix = "REALTIME_PROFILES__"
+        return tuple(sorted((k, environ[k]) for k in environ if k.startswith(prefix)))
 
     def _cached(self, key: Any) -> Any:
         with self._lock:
@@ -476,11 +478,10 @@ class Loader:
                 if stat_key(Path(dep[1])) != dep[2]:
                     return False
             elif kind == "absent":
-                if os.path.exists(dep[1]):
+                if Path(dep[1]).exists():
                     return False
-            elif kind == "env":
-                if environ.get(dep[1]) != dep[2]:
-                    return False
+            elif kind == "env" and environ.get(dep[1]) != dep[2]:
+                return False
         return True
 
 

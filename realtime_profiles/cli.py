@@ -12,9 +12,11 @@ and an exit code (0 ok, 1 invalid, 2 usage), and tests call it in-process.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
@@ -46,20 +48,41 @@ exit status: 0 valid, 1 invalid profile (or differences, for diff), 2 usage erro
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse that raises instead of exiting, so `main` owns every exit code."""
+    """argparse that writes to the given stream and raises instead of exiting, so `main`
+    owns every exit code and output stream (`--help` included)."""
 
-    def error(self, message: str) -> Any:  # type: ignore[override]
+    def __init__(self, *args: Any, stdout: TextIO | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._stdout = stdout
+
+    def error(self, message: str) -> Any:
         raise _ArgError(f"{self.prog}: {message}")
+
+    def exit(self, status: int = 0, message: str | None = None) -> Any:
+        if message:
+            raise _ArgError(message.strip())
+        raise _HelpShown(status)
+
+    def _print_message(self, message: str, file: Any = None) -> None:
+        if message:
+            (self._stdout or sys.stdout).write(message)
 
 
 class _ArgError(Exception):
     pass
 
 
-def _parser() -> argparse.ArgumentParser:
+class _HelpShown(Exception):
+    def __init__(self, status: int) -> None:
+        super().__init__(status)
+        self.status = status
+
+
+def _parser(stdout: TextIO | None = None) -> argparse.ArgumentParser:
     default_root = os.environ.get("REALTIME_PROFILES_ROOT", "profiles")
     default_env = os.environ.get("REALTIME_PROFILES_ENV") or None
     parser = _Parser(
+        stdout=stdout,
         prog="realtime-profiles",
         description="Layered, validated YAML profiles for OpenAI Agents SDK realtime sessions.",
         epilog=_EPILOG,
@@ -69,7 +92,8 @@ def _parser() -> argparse.ArgumentParser:
                         help="profile tree (default: $REALTIME_PROFILES_ROOT or ./profiles)")
     parser.add_argument("--no-local", action="store_true",
                         help="ignore the untracked local.yaml (what CI sees)")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND",
+                                parser_class=functools.partial(_Parser, stdout=stdout))  # type: ignore[call-overload]
 
     sub.add_parser("list", help="agents, environments and agent@env files")
 
@@ -112,9 +136,9 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _parse(argv: list[str]) -> argparse.Namespace:
+def _parse(argv: list[str], out: TextIO) -> argparse.Namespace:
     """Overrides may come before or after options (`show a k=v --format json`)."""
-    parser = _parser()
+    parser = _parser(out)
     args, extra = parser.parse_known_args(argv)
     if extra:
         if getattr(args, "overrides", None) is None or any(e.startswith("-") for e in extra):
@@ -129,12 +153,14 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None,
     out = stdout if stdout is not None else sys.stdout
     err = stderr if stderr is not None else sys.stderr
     try:
-        args = _parse(list(sys.argv[1:] if argv is None else argv))
+        args = _parse(list(sys.argv[1:] if argv is None else argv), out)
     except _ArgError as exc:
         print(exc, file=err)
         return EXIT_USAGE
+    except _HelpShown as shown:
+        return shown.status
     if args.command is None:
-        _parser().print_help(out)
+        _parser(out).print_help()
         return EXIT_USAGE
     from .errors import ProfileError
 
@@ -183,7 +209,7 @@ def _loader(args: argparse.Namespace) -> Loader:
     from .errors import UsageError
 
     root = args.root
-    if not os.path.isdir(root):
+    if not Path(root).is_dir():
         raise UsageError(f"profile root {root!r} is not a directory (use --root DIR or set "
                          "REALTIME_PROFILES_ROOT)")
     return Loader(root, local=not args.no_local)

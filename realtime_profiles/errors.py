@@ -7,7 +7,6 @@ fixes a tree in one round trip instead of one error per run.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,7 +35,7 @@ class Mark:
 
 
 def _display_path(file: str, cwd: Path | None) -> str:
-    if not os.path.isabs(file):
+    if not Path(file).is_absolute():
         return file
     base = cwd if cwd is not None else Path.cwd()
     try:

@@ -20,11 +20,9 @@ def atomic_write(path: Path, text: str) -> None:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
-        if path.exists():
-            os.chmod(temp, path.stat().st_mode & 0o777)
-        else:
-            os.chmod(temp, 0o644)
-        os.replace(temp, path)
+        staged = Path(temp)
+        staged.chmod(path.stat().st_mode & 0o777 if path.exists() else 0o644)
+        staged.replace(path)
     except BaseException:
         Path(temp).unlink(missing_ok=True)
         raise

@@ -9,7 +9,6 @@ mistakes of every file instead of stopping at the first.
 from __future__ import annotations
 
 import math
-import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -260,7 +259,8 @@ class _Walker:
     def mark(self, node: yaml.Node) -> Mark:
         return Mark(self.source.label, node.start_mark.line + 1, node.start_mark.column + 1)
 
-    def problem(self, path: PathKey, message: str, node: yaml.Node, hint: str | None = None) -> None:
+    def problem(self, path: PathKey, message: str, node: yaml.Node,
+                hint: str | None = None) -> None:
         self.problems.append(Problem(render_path(path), message, self.mark(node), hint))
 
     def walk(self, node: yaml.Node, path: PathKey, depth: int) -> Any:
@@ -382,7 +382,8 @@ _NESTED_HOME: Final = {
 
 
 def _kind(value: Any) -> str:
-    return {dict: "a mapping", list: "a list", str: "a string"}.get(type(value), type(value).__name__)
+    names: dict[type[Any], str] = {dict: "a mapping", list: "a list", str: "a string"}
+    return names.get(type(value), type(value).__name__)
 
 
 SECRET_PATHS: Final = (("model_config", "api_key"),)
@@ -431,7 +432,7 @@ def _get(data: Any, path: PathKey) -> Any:
 def stat_key(path: Path) -> tuple[int, int, int, int] | None:
     """What identifies a file's content for the cache: inode, size, mtime and ctime."""
     try:
-        st = os.stat(path)
+        st = path.stat()
     except OSError:
         return None
     return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)

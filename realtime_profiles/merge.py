@@ -115,7 +115,7 @@ class Folder:
         self.problems: list[Problem] = []
 
     # -- recording -------------------------------------------------------------------------
-    def _record(self, path: PathKey, op: WriteOp, layer: Layer | None, lpath: PathKey,
+    def _record(self, path: PathKey, op: WriteOp, layer: Layer | None, lpath: PathKey, *,
                 value: Any = None) -> None:
         if self.prov is None or not path:
             return
@@ -157,15 +157,18 @@ class Folder:
                 return old
             target = ref_target(old)
             if target is not None:
-                return self._preset(old, target, path, new, layer, lpath)
+                return self._preset(old, path, (new, layer, lpath))
             return self.combine({}, new, path, layer, lpath)
         return self.clean(new, path, layer, lpath)
 
-    def _preset(self, ref: str, target: PathKey, path: PathKey, new: Any,
-                layer: Layer | None, lpath: PathKey) -> Preset:
+    def _preset(self, ref: str, path: PathKey, op: tuple[Any, Layer | None, PathKey]) -> Preset:
+        """Defer `op` (a refinement written over the reference `ref`) until the tree is whole,
+        so the preset's final value is what gets refined."""
         chain = self.prov.chain(path) if self.prov is not None else []
         origin = chain[-1] if chain else Write("reference", None, None, ref)
-        return Preset(ref, target, origin, [(new, layer, lpath)])
+        target = ref_target(ref)
+        assert target is not None
+        return Preset(ref, target, origin, [op])
 
     def _append(self, old: Any, new: Append, path: PathKey, layer: Layer | None,
                 lpath: PathKey) -> Any:
@@ -183,7 +186,7 @@ class Folder:
             return old
         target = ref_target(old)
         if target is not None:
-            return self._preset(old, target, path, new, layer, lpath)
+            return self._preset(old, path, (new, layer, lpath))
         mark = layer.marks.get(lpath) if layer is not None else None
         self.problems.append(Problem(render_path(path), f"cannot append to {_kind(old)}", mark,
                                      "`key+:` extends an inherited list"))
@@ -204,10 +207,10 @@ class Folder:
         if isinstance(value, Append):
             return self.clean(value.items, path, layer, lpath, op="append")
         if isinstance(value, list):
-            self._record(path, op, layer, lpath, _plain(value))
+            self._record(path, op, layer, lpath, value=_plain(value))
             return [self.clean(item, (*path, i), layer, (*lpath, i)) for i, item in
                     enumerate(value)]
-        self._record(path, op, layer, lpath, value)
+        self._record(path, op, layer, lpath, value=value)
         return value
 
     # -- presets ---------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from __future__ import annotations
 import ast
 import collections.abc
 import inspect
+import itertools
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -53,7 +54,7 @@ def attribute_docstrings(cls: type) -> dict[str, str]:
         if not (isinstance(node, ast.ClassDef) and node.name == cls.__name__):
             continue
         body = node.body
-        for current, following in zip(body, body[1:], strict=False):
+        for current, following in itertools.pairwise(body):
             if (
                 isinstance(current, ast.AnnAssign)
                 and isinstance(current.target, ast.Name)
@@ -70,9 +71,7 @@ def _strip_qualifiers(tp: Any) -> Any:
     """Drop NotRequired/Required/Annotated wrappers, which say nothing about the JSON shape."""
     while True:
         origin = get_origin(tp)
-        if origin in (NotRequired, Required):
-            tp = get_args(tp)[0]
-        elif origin is typing.Annotated:
+        if origin in (NotRequired, Required) or origin is typing.Annotated:
             tp = get_args(tp)[0]
         else:
             return tp
@@ -158,8 +157,8 @@ class SchemaBuilder:
     def _union_schema(self, members: tuple[Any, ...]) -> JSONSchema:
         literals: list[Any] = []
         others: list[Any] = []
-        for member in members:
-            member = _strip_qualifiers(member)
+        for raw_member in members:
+            member = _strip_qualifiers(raw_member)
             if get_origin(member) is Literal:
                 literals.extend(get_args(member))
             else:

@@ -175,14 +175,18 @@ def _convert(error: ValidationError, locate: Locate, secrets: set[PathKey],
              index: SchemaIndex) -> Iterator[Problem]:
     path = _path(error)
     kind = error.validator
+    # jsonschema types these as `Any | Unset`; on a reported error they are always set.
+    instance: Any = error.instance
+    spec: Any = error.validator_value
+    schema: Any = error.schema
 
     def at(where: PathKey, message: str, suggestion: str | None = None) -> Problem:
         mark, via = locate(where)
         return Problem(render_path(where), message, mark, suggestion, "error", via)
 
     if kind == "additionalProperties":
-        allowed = list(error.schema.get("properties", {}))
-        for key in error.instance:
+        allowed = list(schema.get("properties", {}))
+        for key in instance:
             if key in allowed:
                 continue
             yield at((*path, key), "unknown key", _key_hint(key, path, allowed, index))
@@ -194,35 +198,35 @@ def _convert(error: ValidationError, locate: Locate, secrets: set[PathKey],
                 yield from _convert(sub, locate, secrets, index)
             return
         expected = _expected_types(error)
-        yield at(path, f"expected {expected}, got {_kind_of(error.instance)} "
-                 f"{_describe(error.instance, path in secrets)}")
+        yield at(path, f"expected {expected}, got {_kind_of(instance)} "
+                 f"{_describe(instance, path in secrets)}")
         return
     secret = path in secrets
-    value = _describe(error.instance, secret)
+    value = _describe(instance, secret)
     if kind == "type":
-        expected = error.validator_value
+        expected = spec
         names = [expected] if isinstance(expected, str) else list(expected)
         wanted = " or ".join(_SCHEMA_TYPES.get(n, n) for n in names)
-        yield at(path, f"expected {wanted}, got {_kind_of(error.instance)} {value}",
-                 _coercion_hint(error.instance, names))
+        yield at(path, f"expected {wanted}, got {_kind_of(instance)} {value}",
+                 _coercion_hint(instance, names))
     elif kind == "enum":
-        options = [str(o) for o in error.validator_value]
-        hint = did_you_mean(str(error.instance), options) if isinstance(error.instance, str) \
+        options = [str(o) for o in spec]
+        hint = did_you_mean(str(instance), options) if isinstance(instance, str) \
             else None
         yield at(path, f"{value} is not one of {', '.join(map(repr, options))}", hint)
     elif kind == "const":
-        yield at(path, f"must be {error.validator_value!r}, got {value}")
+        yield at(path, f"must be {spec!r}, got {value}")
     elif kind == "required":
-        missing = [k for k in error.validator_value if k not in error.instance]
+        missing = [k for k in spec if k not in instance]
         for key in missing:
             yield at(path, f"missing required key {key!r}")
     elif kind in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
         relation = {"minimum": "less than the minimum of",
                     "maximum": "greater than the maximum of",
                     "exclusiveMinimum": "not greater than", "exclusiveMaximum": "not less than"}
-        yield at(path, f"{value} is {relation[kind]} {error.validator_value}")
+        yield at(path, f"{value} is {relation[kind]} {spec}")
     elif kind == "maxItems":
-        message = f"has {len(error.instance)} items, at most {error.validator_value} allowed"
+        message = f"has {len(instance)} items, at most {spec} allowed"
         hint = None
         if path and path[-1] in ("output_modalities", "modalities"):
             message = "text and audio cannot be requested together"
@@ -234,9 +238,9 @@ def _convert(error: ValidationError, locate: Locate, secrets: set[PathKey],
         yield at(path, "must not be empty")
     elif kind == "pattern":
         hint = "the SDK opens a websocket: use wss://..." if path[-1:] == ("url",) else None
-        yield at(path, f"{value} does not match {error.validator_value!r}", hint)
+        yield at(path, f"{value} does not match {spec!r}", hint)
     else:
-        yield at(path, f"fails {kind}: {error.validator_value!r}")
+        yield at(path, f"fails {kind}: {spec!r}")
 
 
 def _key_hint(key: str, path: PathKey, allowed: Sequence[str], index: SchemaIndex) -> str | None:
@@ -276,7 +280,8 @@ def _pick_branch(error: ValidationError) -> list[ValidationError] | None:
     by_branch: dict[int, list[ValidationError]] = {}
     for sub in error.context or ():
         by_branch.setdefault(int(sub.relative_schema_path[0]), []).append(sub)
-    instance = error.instance
+    instance: Any = error.instance
+    branches: Any = error.validator_value
     candidates = []
     for number, errors in by_branch.items():
         # A branch whose errors are all below the value (not about its own type) fits it.
@@ -284,7 +289,7 @@ def _pick_branch(error: ValidationError) -> list[ValidationError] | None:
                for e in errors):
             candidates.append(number)
     if isinstance(instance, dict) and "type" in instance:
-        typed = [n for n in candidates if _discriminates(error.validator_value[n], instance)]
+        typed = [n for n in candidates if _discriminates(branches[n], instance)]
         if len(typed) == 1:
             return by_branch[typed[0]]
     if len(candidates) == 1:
@@ -301,7 +306,8 @@ def _discriminates(branch: Any, instance: Mapping[str, Any]) -> bool:
 
 def _expected_types(error: ValidationError) -> str:
     names: list[str] = []
-    for branch in error.validator_value:
+    branches: Any = error.validator_value
+    for branch in branches:
         label = _branch_label(branch)
         if label not in names:
             names.append(label)

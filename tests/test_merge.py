@@ -91,7 +91,8 @@ def test_a_key_and_its_append_form_in_one_mapping_is_a_duplicate(tree: Tree) -> 
 
 def test_append_to_a_preset_list_reference(tree: Tree) -> None:
     root = tree({
-        "base.yaml": "vars: {tools: [a, b]}\nrun_config: {model_settings: {tools: '${vars.tools}'}}\n",
+        "base.yaml": "vars: {tools: [a, b]}\n"
+                     "run_config: {model_settings: {tools: '${vars.tools}'}}\n",
         "agents/x.yaml": "run_config: {model_settings: {tools+: [c]}}\n",
     })
     assert Loader(root, environ={}).load("x").run_config["model_settings"]["tools"] == [

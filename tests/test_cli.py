@@ -1,0 +1,243 @@
+"""The command line, in process through `main(argv, stdout, stderr)`, plus one real run of
+the installed console script."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from realtime_profiles.cli import main
+
+FIXTURES = Path(__file__).parent / "fixtures"
+REPO = Path(__file__).resolve().parent.parent
+
+
+def run(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(list(argv), out, err)
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture
+def broken(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    shutil.copytree(FIXTURES / "broken", tmp_path / "profiles")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("REALTIME_PROFILES_ROOT", raising=False)
+    monkeypatch.delenv("REALTIME_PROFILES_ENV", raising=False)
+    return tmp_path / "profiles"
+
+
+@pytest.fixture
+def shipped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    shutil.copytree(REPO / "profiles", tmp_path / "profiles")
+    monkeypatch.chdir(tmp_path)
+    for name in ("REALTIME_PROFILES_ROOT", "REALTIME_PROFILES_ENV", "OPENAI_API_KEY",
+                 "GIT_SHA", "USER"):
+        monkeypatch.delenv(name, raising=False)
+    return tmp_path / "profiles"
+
+
+def test_validate_golden_output(broken: Path) -> None:
+    code, out, err = run("validate")
+    assert code == 1
+    assert err == (
+        "profiles/agents/phone.yaml:3:5: run_config.model_settings.voic: unknown key (did you "
+        "mean 'voice'?) [phone@dev, phone@prod]\n"
+        "profiles/agents/phone/prod.yaml:4:7: run_config.model_settings.turn_detection.eagerness:"
+        " 'fast' is not one of 'auto', 'low', 'medium', 'high' [phone@prod]\n"
+        "profiles/base.yaml:4:3: run_config.tracing_disabled: expected a boolean, got string "
+        "'false' (write false without quotes; strings are never coerced) [phone@dev, "
+        "phone@prod, web@dev, web@prod]\n"
+        "profiles/env/prod.yaml:4:7: run_config.model_settings.turn_detection.threshold: 1.5 is "
+        "greater than the maximum of 1 [phone@prod, web@prod]\n")
+    assert out == "4 profiles checked: 0 valid, 4 invalid; 4 errors, 0 warnings\n"
+
+
+def test_validate_selects_agents_and_envs(broken: Path) -> None:
+    code, out, _ = run("validate", "web", "--env", "dev")
+    assert (code, out) == (1, "1 profile checked: 0 valid, 1 invalid; 1 error, 0 warnings\n")
+
+
+def test_validate_json_for_ci(broken: Path) -> None:
+    code, out, _ = run("validate", "--format", "json")
+    payload = json.loads(out)
+    assert code == 1 and payload["ok"] is False
+    first = payload["problems"][0]
+    assert first == {"severity": "error", "path": "run_config.model_settings.voic",
+                     "message": "unknown key", "suggestion": "did you mean 'voice'?",
+                     "file": "profiles/agents/phone.yaml", "line": 3, "column": 5,
+                     "profiles": ["phone@dev", "phone@prod"]}
+
+
+def test_explain_golden_output(broken: Path) -> None:
+    code, out, _ = run("explain", "phone", "model_settings.turn_detection.eagerness", "--env",
+                       "prod", "++model_settings.turn_detection.eagerness=high")
+    assert code == 0
+    assert out == (
+        'run_config.model_settings.turn_detection.eagerness = "high"\n'
+        '  1. profiles/base.yaml:2:30 (base), as vars.calm.eagerness via ${vars.calm} at '
+        'profiles/base.yaml:7:5: "low"\n'
+        '  2. profiles/agents/phone/prod.yaml:4:7 (agent@env): "fast"\n'
+        '  3. command line: ++model_settings.turn_detection.eagerness=high: "high"\n')
+
+
+def test_validate_shipped_profiles_is_clean(shipped: Path) -> None:
+    code, out, err = run("validate")
+    assert code == 0, err
+    assert out == "9 profiles checked: 9 valid, 0 invalid; 0 errors, 1 warning\n"
+    assert "OPENAI_API_KEY is not set" in err
+    assert run("validate", "--strict")[0] == 0  # an unset secret is not the profile's fault
+    (shipped / "agents" / "phone.yaml").write_text("run_config: {model_settings: {voice: x}}\n")
+    assert run("validate", "phone")[0] == 0
+    assert run("validate", "phone", "--strict")[0] == 1
+
+
+def test_show_json_is_the_loaded_document(shipped: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from realtime_profiles import load_profile
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-key")
+    code, out, _ = run("show", "support", "--env", "prod", "--format", "json", "--show-secrets")
+    assert code == 0
+    assert json.loads(out) == load_profile("support", "prod", root="profiles").document()
+    code, out, _ = run("show", "support", "--env", "prod", "--format", "json")
+    assert json.loads(out)["model_config"]["api_key"] == "***"
+    assert "sk-test-key" not in out
+
+
+def test_show_yaml_with_overrides_and_unset_secret(shipped: Path) -> None:
+    code, out, err = run("show", "phone", "model_settings.voice=verse", "--env", "dev",
+                         "+model_settings.speed=1.1")
+    assert code == 0
+    assert "voice: verse\n" in out and "speed: 1.1\n" in out
+    assert "api_key: '*** (unset: OPENAI_API_KEY)'" in out
+    assert "warning: model_config.api_key: secret unavailable" in err
+
+
+def test_show_secrets_needs_the_secret(shipped: Path) -> None:
+    code, _, err = run("show", "phone", "--show-secrets")
+    assert code == 1
+    assert "OPENAI_API_KEY is not set" in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        pytest.param(("show", "phnoe"), "unknown agent 'phnoe' (did you mean 'phone'?)",
+                     id="unknown-agent"),
+        pytest.param(("validate", "--env", "prd"), "unknown environment 'prd' (did you mean "
+                     "'prod'?)", id="unknown-env"),
+        pytest.param(("show", "phone", "model_settings.voic=x"), "did you mean 'voice'?",
+                     id="override-typo"),
+        pytest.param(("show", "phone", "model_settings.voice=[a,"), "invalid override",
+                     id="override-syntax"),
+        pytest.param(("--root", "nowhere", "list"), "profile root 'nowhere' is not a directory",
+                     id="missing-root"),
+        pytest.param(("show",), "the following arguments are required: agent", id="argparse"),
+        pytest.param(("show", "../phone"), "invalid agent name", id="path-trick"),
+        pytest.param(("explain", "phone", "model_settings.nothing"), "is not set in phone@-",
+                     id="explain-unknown"),
+        pytest.param(("diff", "phone"), "diff compares two profiles", id="diff-one"),
+    ],
+)
+def test_usage_errors_exit_2_without_traceback(shipped: Path, argv: tuple[str, ...],
+                                               message: str) -> None:
+    code, _, err = run(*argv)
+    assert code == 2, err
+    assert message in err
+    assert "Traceback" not in err
+
+
+def test_list(shipped: Path) -> None:
+    code, out, _ = run("list")
+    assert code == 0
+    assert out == ("root: profiles\nagents: concierge, phone, support\n"
+                   "environments: dev, prod, staging\n"
+                   "agent@env files: phone@prod, support@prod\n")
+
+
+def test_diff_both_spellings(shipped: Path) -> None:
+    code, out, _ = run("diff", "phone", "--env", "dev", "--env", "prod")
+    assert code == 1
+    assert out.startswith("run_config.model_settings.model_name\n"
+                          '  phone@dev   "gpt-realtime-mini"  profiles/env/dev.yaml:5:5 (env)\n'
+                          '  phone@prod  "gpt-realtime"  profiles/env/prod.yaml:5:5 (env)\n')
+    assert out.endswith("6 differences between phone@dev and phone@prod\n")
+    assert run("diff", "phone@dev", "phone@prod")[1] == out
+    assert run("diff", "phone@prod", "phone@prod")[0] == 0
+
+
+def test_environment_defaults(shipped: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REALTIME_PROFILES_ENV", "prod")
+    monkeypatch.setenv("REALTIME_PROFILES__RUN_CONFIG__MODEL_SETTINGS__VOICE", "verse")
+    code, out, _ = run("explain", "phone", "model_settings.voice")
+    assert code == 0
+    assert ("environment variable REALTIME_PROFILES__RUN_CONFIG__MODEL_SETTINGS__VOICE: "
+            '"verse"') in out
+    monkeypatch.chdir(shipped.parent.parent)
+    monkeypatch.setenv("REALTIME_PROFILES_ROOT", str(shipped))
+    assert run("list")[0] == 0
+
+
+def test_schema_prints_both_variants(shipped: Path) -> None:
+    code, out, _ = run("schema")
+    assert code == 0 and json.loads(out)["title"] == "realtime-profiles document"
+    code, out, _ = run("schema", "--layer")
+    assert json.loads(out)["properties"]["vars"]["type"] == "object"
+
+
+def test_schema_write_is_atomic_and_exact(tmp_path: Path) -> None:
+    target = tmp_path / "schema.json"
+    target.write_text("old\n")
+    assert run("schema", "--write", "--output", str(target))[0] == 0
+    assert target.read_text() == (REPO / "schema.json").read_text()
+    assert [p.name for p in tmp_path.iterdir()] == ["schema.json"]
+
+
+def test_layer_schema_accepts_every_shipped_layer() -> None:
+    import jsonschema
+    import yaml
+
+    schema = json.loads((REPO / "realtime_profiles" / "layer-schema.json").read_text())
+    validator = jsonschema.Draft202012Validator(schema)
+    layers = list((REPO / "profiles").rglob("*.yaml"))
+    assert len(layers) == 9
+    for path in layers:
+        errors = list(validator.iter_errors(yaml.safe_load(path.read_text()) or {}))
+        assert errors == [], (path, errors[0].message if errors else None)
+        assert path.read_text().startswith("# yaml-language-server: $schema=")
+    assert not validator.is_valid({"run_config": {"model_settings": {"voic": "x"}}})
+
+
+def test_help_and_validate_import_nothing_heavy(shipped: Path) -> None:
+    probe = (
+        "import sys, io\n"
+        "from realtime_profiles.cli import main\n"
+        "main(['--help'], io.StringIO(), io.StringIO())\n"
+        "heavy = {'agents', 'openai', 'pydantic', 'jsonschema', 'omegaconf', 'yaml'}\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy))\n"
+        "main(['validate'], io.StringIO(), io.StringIO())\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'agents', 'openai', "
+        "'pydantic'}))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          check=True)
+    assert done.stdout.splitlines() == ["[]", "[]"]
+
+
+def test_installed_console_script(shipped: Path) -> None:
+    script = shutil.which("realtime-profiles", path=str(Path(sys.executable).parent))
+    assert script is not None
+    done = subprocess.run([script, "validate", "--format", "json"], capture_output=True,
+                          text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["summary"].startswith("9 profiles checked: 9 valid")
+    module = subprocess.run([sys.executable, "-m", "realtime_profiles", "list"],
+                            capture_output=True, text=True, check=False)
+    assert module.returncode == 0 and "agents: concierge, phone, support" in module.stdout
