@@ -37,6 +37,7 @@ from .layers import (
     secret_paths,
     stat_key,
 )
+from .lints import SDK_LINTS
 from .merge import Folder, Provenance, Write, lookup, parse_dotted, ref_target
 from .overrides import Override, env_overrides, parse_key, parse_overrides
 from .resolvers import Resolver, default_resolvers
@@ -47,7 +48,8 @@ LAYER_ORDER: Final = ("base", "env", "agent", "agent@env", "local", "environment
 PROFILE_CACHE_SIZE: Final = 512
 MASK: Final = "***"
 
-Check = Callable[[Mapping[str, Any]], Iterable[tuple[PathKey, str, str | None]]]
+# A check: document -> (path, message, suggestion[, "error"]) findings; see lints.py.
+Check = Callable[[Mapping[str, Any]], Iterable[tuple[Any, ...]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +135,20 @@ class Profile:
             raise UsageError("this profile was not made by a Loader and cannot explain")
         return self._explainer(key)
 
+    def runner(self, agent: Any, registry: Any = None, *, model: Any = None) -> Any:
+        """`RealtimeRunner(agent, config=self.run_config)` with names bound by `registry` (a
+        `realtime_profiles.sdk.Registry`). Needs the `sdk` extra; imported only here."""
+        from .sdk import bound_runner
+
+        return bound_runner(self, agent, registry, model=model)
+
+    def bind(self, registry: Any = None) -> Any:
+        """`BoundProfile(run_config, model_config)` with names replaced by `registry`'s objects,
+        for `runner.run(model_config=profile.bind(registry).model_config)`."""
+        from .sdk import Registry
+
+        return (registry or Registry()).bind(self)
+
     def __repr__(self) -> str:
         return (f"Profile(agent={self.agent!r}, env={self.env!r}, "
                 f"document={self.redacted()!r}, warnings={len(self.warnings)})")
@@ -192,7 +208,8 @@ class Loader:
 
     `environ` is read for `${oc.env:...}` and `REALTIME_PROFILES__*` (default: os.environ at
     load time). `resolvers` adds resolvers for this loader only. `local=False` ignores the
-    untracked local.yaml (CI should see what git holds).
+    untracked local.yaml (CI should see what git holds). `checks` are extra lints run on
+    every valid document (default: the SDK lints of `lints.py`; `()` turns them off).
     """
 
     def __init__(
@@ -203,7 +220,7 @@ class Loader:
         resolvers: Mapping[str, Resolver] | None = None,
         local: bool = True,
         validator: DocumentValidator | None = None,
-        checks: Sequence[Check] = (),
+        checks: Sequence[Check] | None = None,
     ) -> None:
         self.root = Path(root)
         self._environ = environ
@@ -213,7 +230,7 @@ class Loader:
             self._resolvers.update(resolvers)
         self.local = local
         self._validator = validator
-        self._checks = tuple(checks)
+        self._checks = SDK_LINTS if checks is None else tuple(checks)
         self._lock = threading.Lock()
         self._layers: dict[str, tuple[Any, Layer]] = {}
         self._profiles: OrderedDict[Any, tuple[tuple[Any, ...], Any]] = OrderedDict()
@@ -374,10 +391,12 @@ class Loader:
             problems.extend(p for p in self.validator.problems(comp.document, locate, strict)
                             if not _under(parse_dotted(p.path), comp.failed))
             for check in self._checks:
-                for path, message, suggestion in check(comp.document):
+                for path, message, suggestion, *severity in check(comp.document):
                     mark, via = locate(path)
+                    always_error = severity == ["error"]
                     problems.append(Problem(render_path(path), message, mark, suggestion,
-                                            "error" if strict else "warning", via))
+                                            "error" if strict or always_error else "warning",
+                                            via))
         # Not subject to `strict`: a missing secret is about the machine, not the profile,
         # and CI validates without production secrets.
         for path, variables in comp.unset.items():

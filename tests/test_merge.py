@@ -80,12 +80,13 @@ def test_merge_rule(tree: Tree, agent: str, path: tuple[str, ...], expected: Any
 
 
 def test_a_key_and_its_append_form_in_one_mapping_is_a_duplicate(tree: Tree) -> None:
-    root = tree({"agents/x.yaml": "run_config:\n  model_settings:\n    tools: [a]\n"
+    root = tree({"agents/x.yaml": "model_config:\n  initial_model_settings:\n    tools: [a]\n"
                                   "    tools+: [b]\n"})
     with pytest.raises(ProfileValidationError) as info:
         Loader(root, environ={}).load("x")
     assert [p.render() for p in info.value.problems] == [
-        "profiles/agents/x.yaml:4:5: run_config.model_settings.tools: duplicate key (first set "
+        "profiles/agents/x.yaml:4:5: model_config.initial_model_settings.tools: duplicate key "
+        "(first set "
         "at profiles/agents/x.yaml:3:5) (keep one; a later duplicate would silently win)"]
 
 

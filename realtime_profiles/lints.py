@@ -1,0 +1,154 @@
+"""SDK-aware lints: valid profiles the openai-agents SDK (0.24) would not send as written.
+
+The schema says what is well-formed; these say where the SDK's own rules change the meaning:
+`RealtimeSession` merges `run_config.model_settings` with `model_config.initial_model_settings`
+top-level only, the agent overwrites instructions/tools/handoffs/prompt taken from the run
+config, `tracing_disabled` wins over a tracing block, and `audio.*` wins over its flat twin.
+Each lint is a pure function of the emitted document, so the core loader runs them without
+importing the SDK. They are warnings (errors under `--strict`). Each message says what the SDK
+will actually do; the cited lines are in `agents/realtime/session.py` and `openai_realtime.py`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any, Final
+
+from .layers import PathKey
+
+# (path, message, suggestion) is a warning (an error under --strict); a fourth element "error"
+# makes it an error always, for what the SDK would fail on at connect time.
+Finding = tuple[PathKey, str, str | None] | tuple[PathKey, str, str | None, str]
+Lint = Callable[[Mapping[str, Any]], Iterable[Finding]]
+
+RUN: Final[PathKey] = ("run_config", "model_settings")
+MODEL: Final[PathKey] = ("model_config", "initial_model_settings")
+
+# RealtimeSession._get_updated_model_settings_from_agent sets these from the agent after the
+# run config's settings are copied, and before initial_model_settings are applied.
+AGENT_OWNED: Final = ("instructions", "tools", "handoffs", "prompt")
+
+# OpenAIRealtimeWebSocketModel._get_session_config reads the `audio.*` form first and falls
+# back to the flat key only when the nested one is absent.
+AUDIO_TWINS: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
+    ("voice", ("audio", "output", "voice")),
+    ("speed", ("audio", "output", "speed")),
+    ("output_audio_format", ("audio", "output", "format")),
+    ("input_audio_format", ("audio", "input", "format")),
+    ("input_audio_transcription", ("audio", "input", "transcription")),
+    ("input_audio_noise_reduction", ("audio", "input", "noise_reduction")),
+    ("turn_detection", ("audio", "input", "turn_detection")),
+)
+
+
+def _at(doc: Any, path: PathKey) -> Any:
+    for key in path:
+        if not isinstance(doc, Mapping) or key not in doc:
+            return None
+        doc = doc[key]
+    return doc
+
+
+def _settings(doc: Mapping[str, Any]) -> Iterator[tuple[PathKey, Mapping[str, Any]]]:
+    for prefix in (RUN, MODEL):
+        settings = _at(doc, prefix)
+        if isinstance(settings, Mapping):
+            yield prefix, settings
+
+
+def _effective(doc: Mapping[str, Any]) -> dict[str, tuple[PathKey, Any]]:
+    """What the session starts from: each top-level setting and the section it came from
+    (`{**run_config.model_settings, **model_config.initial_model_settings}`)."""
+    merged: dict[str, tuple[PathKey, Any]] = {}
+    for prefix, settings in _settings(doc):
+        for key, value in settings.items():
+            merged[key] = (prefix, value)
+    return merged
+
+
+def agent_owned_settings(doc: Mapping[str, Any]) -> Iterator[Finding]:
+    """Instructions, tools, handoffs and prompt in the run config never reach the model."""
+    settings = _at(doc, RUN)
+    if not isinstance(settings, Mapping):
+        return
+    for key in AGENT_OWNED:
+        if key in settings:
+            yield ((*RUN, key),
+                   f"has no effect: the SDK replaces run_config.model_settings.{key} with the "
+                   f"agent's {key} when the session starts",
+                   f"move it to model_config.initial_model_settings.{key} (applied after the "
+                   f"agent) or set it on the RealtimeAgent")
+
+
+def shallow_merge_loss(doc: Mapping[str, Any]) -> Iterator[Finding]:
+    """A mapping in both sections: the session keeps the second one whole, not a merge."""
+    run = _at(doc, RUN)
+    model = _at(doc, MODEL)
+    if not isinstance(run, Mapping) or not isinstance(model, Mapping):
+        return
+    for key, value in model.items():
+        first = run.get(key)
+        if not isinstance(value, Mapping) or not isinstance(first, Mapping):
+            continue
+        dropped = [k for k in first if k not in value]
+        if dropped:
+            yield ((*MODEL, key),
+                   f"replaces run_config.model_settings.{key} wholesale: the SDK merges the two "
+                   f"settings top-level only, so {', '.join(map(str, dropped))} from the run "
+                   f"config {'is' if len(dropped) == 1 else 'are'} dropped",
+                   f"set the whole {key} mapping in one of the two places")
+
+
+def turn_detection_without_type(doc: Mapping[str, Any]) -> Iterator[Finding]:
+    """Without `type` the SDK's session.update model (a union discriminated by `type`) fails
+    to build, so the session dies at connect time: an error, not a warning."""
+    for prefix, settings in _settings(doc):
+        for path in (("turn_detection",), ("audio", "input", "turn_detection")):
+            value = _at(settings, path)
+            if isinstance(value, Mapping) and "type" not in value:
+                yield ((*prefix, *path),
+                       "has no `type`: the SDK cannot build its session.update from it and the "
+                       "session fails when it connects (pydantic: turn_detection.type "
+                       "Field required)",
+                       "add type: semantic_vad or type: server_vad", "error")
+
+
+def tracing_while_disabled(doc: Mapping[str, Any]) -> Iterator[Finding]:
+    """`tracing_disabled: true` makes the SDK send `tracing: null`, dropping any block."""
+    if _at(doc, ("run_config", "tracing_disabled")) is not True:
+        return
+    for prefix, settings in _settings(doc):
+        if settings.get("tracing") is not None:
+            yield ((*prefix, "tracing"),
+                   "is ignored: run_config.tracing_disabled is true, so the SDK sends "
+                   "tracing: null",
+                   "remove this block, or set tracing_disabled: false to trace")
+
+
+def flat_and_audio_twin(doc: Mapping[str, Any]) -> Iterator[Finding]:
+    """`voice` and `audio.output.voice` (and the like) both set: only `audio.*` is sent."""
+    effective = _effective(doc)
+    audio = effective.get("audio")
+    if audio is None or not isinstance(audio[1], Mapping):
+        return
+    audio_prefix, audio_value = audio
+    for flat, nested in AUDIO_TWINS:
+        if flat not in effective:
+            continue
+        twin = _at(audio_value, nested[1:])
+        if twin is None:
+            continue
+        prefix = effective[flat][0]
+        dotted = ".".join(map(str, (*audio_prefix, *nested)))
+        yield ((*prefix, flat),
+               f"is ignored: {dotted} is also set and the SDK sends the audio.* value",
+               f"remove one of the two (the audio.{'.'.join(nested[1:])} form is the newer one)")
+
+
+SDK_LINTS: Final[tuple[Lint, ...]] = (
+    agent_owned_settings,
+    shallow_merge_loss,
+    turn_detection_without_type,
+    tracing_while_disabled,
+    flat_and_audio_twin,
+)

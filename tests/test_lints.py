@@ -1,0 +1,116 @@
+"""SDK lints on fixture trees: each fires where it should, says what the SDK does, and points
+at the line that set the value; `--strict` makes them errors; the shipped tree is clean."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import Tree
+
+from realtime_profiles import Loader
+from realtime_profiles.cli import main
+
+ENV = {"OPENAI_API_KEY": "test-key"}
+
+
+def lint_lines(root: Path, strict: bool = False) -> list[str]:
+    result = Loader(root, environ=ENV).check("a", strict=strict)
+    return [p.render() for p in result.problems]
+
+
+@pytest.mark.parametrize(
+    ("files", "expected"),
+    [
+        pytest.param(
+            {"agents/a.yaml": "run_config:\n  model_settings:\n    instructions: Be brief.\n"},
+            "profiles/agents/a.yaml:3:5: warning: run_config.model_settings.instructions: has no "
+            "effect: the SDK replaces run_config.model_settings.instructions with the agent's "
+            "instructions when the session starts (move it to "
+            "model_config.initial_model_settings.instructions (applied after the agent) or set "
+            "it on the RealtimeAgent)",
+            id="agent-owned"),
+        pytest.param(
+            {"base.yaml": "run_config:\n  model_settings:\n    input_audio_transcription:\n"
+                          "      model: whisper-1\n      language: en\n",
+             "agents/a.yaml": "model_config:\n  initial_model_settings:\n"
+                              "    input_audio_transcription: {model: gpt-4o-transcribe}\n"},
+            "profiles/agents/a.yaml:3:5: warning: "
+            "model_config.initial_model_settings.input_audio_transcription: replaces "
+            "run_config.model_settings.input_audio_transcription wholesale: the SDK merges the "
+            "two settings top-level only, so language from the run config is dropped (set the "
+            "whole input_audio_transcription mapping in one of the two places)",
+            id="shallow-merge"),
+        pytest.param(
+            {"agents/a.yaml": "run_config:\n  tracing_disabled: true\n  model_settings:\n"
+                              "    tracing: {workflow_name: w}\n"},
+            "profiles/agents/a.yaml:4:5: warning: run_config.model_settings.tracing: is ignored: "
+            "run_config.tracing_disabled is true, so the SDK sends tracing: null (remove this "
+            "block, or set tracing_disabled: false to trace)",
+            id="tracing-disabled"),
+        pytest.param(
+            {"base.yaml": "run_config:\n  model_settings:\n    voice: marin\n",
+             "agents/a.yaml": "model_config:\n  initial_model_settings:\n"
+                              "    audio: {output: {voice: cedar}}\n"},
+            "profiles/base.yaml:3:5: warning: run_config.model_settings.voice: is ignored: "
+            "model_config.initial_model_settings.audio.output.voice is also set and the SDK sends "
+            "the audio.* value (remove one of the two (the audio.output.voice form is the newer "
+            "one))",
+            id="audio-twin"),
+    ],
+)
+def test_each_lint_says_what_the_sdk_does(tree: Tree, files: dict[str, str],
+                                          expected: str) -> None:
+    assert lint_lines(tree(files)) == [expected]
+
+
+def test_turn_detection_without_type_is_an_error_even_without_strict(tree: Tree) -> None:
+    root = tree({"agents/a.yaml": "run_config:\n  model_settings:\n"
+                                  "    turn_detection: {threshold: 0.6}\n"})
+    result = Loader(root, environ=ENV).check("a")
+    assert not result.ok
+    assert [p.render() for p in result.problems] == [
+        "profiles/agents/a.yaml:3:5: run_config.model_settings.turn_detection: has no `type`: "
+        "the SDK cannot build its session.update from it and the session fails when it connects "
+        "(pydantic: turn_detection.type Field required) (add type: semantic_vad or type: "
+        "server_vad)"]
+
+
+def test_strict_turns_lints_into_errors_and_checks_can_be_turned_off(tree: Tree) -> None:
+    root = tree({"agents/a.yaml": "run_config:\n  model_settings:\n    tools: [lookup]\n"})
+    assert Loader(root, environ=ENV).check("a").ok
+    assert not Loader(root, environ=ENV).check("a", strict=True).ok
+    assert Loader(root, environ=ENV, checks=()).check("a", strict=True).problems == ()
+
+
+def test_no_lint_where_nothing_is_lost(tree: Tree) -> None:
+    root = tree({"base.yaml": "run_config:\n  model_settings:\n"
+                              "    turn_detection: {type: server_vad}\n",
+                 "agents/a.yaml": "model_config:\n  initial_model_settings:\n"
+                                  "    turn_detection: {type: semantic_vad, eagerness: low}\n"
+                                  "    tools: [lookup]\n"})
+    assert lint_lines(root, strict=True) == []
+
+
+def test_a_user_check_runs_beside_the_lints(tree: Tree) -> None:
+    root = tree({"agents/a.yaml": "run_config:\n  model_settings:\n    voice: marin\n"})
+
+    def house_voice(doc):  # type: ignore[no-untyped-def]
+        if doc["run_config"]["model_settings"].get("voice") != "cedar":
+            yield (("run_config", "model_settings", "voice"), "is not the house voice",
+                   "use cedar")
+
+    result = Loader(root, environ=ENV, checks=[house_voice]).check("a")
+    assert [p.render() for p in result.problems] == [
+        "profiles/agents/a.yaml:3:5: warning: run_config.model_settings.voice: is not the house "
+        "voice (use cedar)"]
+
+
+def test_shipped_profiles_are_lint_clean_under_strict(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(Path(__file__).parent.parent)
+    monkeypatch.setenv("OPENAI_API_KEY", "test-key")
+    import io
+
+    out, err = io.StringIO(), io.StringIO()
+    assert main(["--no-local", "validate", "--strict"], out, err) == 0, err.getvalue()
+    assert "0 errors, 0 warnings" in out.getvalue()
