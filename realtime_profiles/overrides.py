@@ -54,10 +54,12 @@ class Override:
 
 
 def parse_key(key: str, text: str) -> PathKey:
-    """`model_settings.voice` -> ('run_config', 'model_settings', 'voice')."""
+    """`model_settings.voice` -> ('run_config', 'model_settings', 'voice').
+
+    List items are `tools.0` or `tools[0]` (the form problems are printed in)."""
     if not key:
         raise _syntax(text, 0, "missing key")
-    segments = key.split(".")
+    segments = re.sub(r"\[(\d+)\]", r".\1", key).split(".")
     parts: list[str | int] = []
     offset = text.index(key) if key in text else 0
     for segment in segments:

@@ -1,0 +1,235 @@
+"""The SDK binding and the offline round trip, through the real openai-agents SDK.
+
+Every shipped agent x env is opened as a session on the SDK's own websocket model (only the
+socket is in memory) and what the profile says is compared with the `session.update` the SDK
+would put on the wire. The lints' claims about the SDK are checked the same way.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+from agents import FunctionTool, function_tool
+from agents.realtime import RealtimeAgent, RealtimeRunner
+from conftest import Tree
+
+from realtime_profiles import Loader, Profile
+from realtime_profiles.layers import render_path
+from realtime_profiles.offline import capture, stand_ins
+from realtime_profiles.sdk import NAME_SLOTS, Registry, RegistryError
+
+ROOT = Path(__file__).parent.parent
+SHIPPED = Loader(ROOT / "profiles", environ={"OPENAI_API_KEY": "test-key"}, local=False)
+COMBOS = [(a, e) for a in SHIPPED.agents() for e in SHIPPED.envs()]
+FORMATS = {"pcm16": {"type": "audio/pcm", "rate": 24000}, "g711_ulaw": {"type": "audio/pcmu"},
+           "g711_alaw": {"type": "audio/pcma"}}
+
+
+def effective(profile: Profile) -> dict[str, Any]:
+    """The SDK's rule, written independently: run settings, then model settings, top level."""
+    return {**profile.run_config.get("model_settings", {}),
+            **profile.model_config.get("initial_model_settings", {})}
+
+
+@pytest.mark.parametrize(("agent", "env"), COMBOS, ids=[f"{a}@{e}" for a, e in COMBOS])
+def test_every_shipped_profile_arrives_as_written(agent: str, env: str) -> None:
+    profile = SHIPPED.load(agent, env)
+    settings = effective(profile)
+    sent = capture(profile, registry=stand_ins(profile))
+    session = sent.session_update["session"]
+    audio_in, audio_out = session["audio"]["input"], session["audio"]["output"]
+
+    assert sent.url == f"wss://api.openai.com/v1/realtime?model={settings['model_name']}"
+    assert sent.header_names == ("Authorization",)
+    assert session["model"] == settings["model_name"]
+    assert session["output_modalities"] == settings["output_modalities"]
+    assert audio_out["voice"] == settings["voice"]
+    assert audio_in["format"] == FORMATS[settings["input_audio_format"]]
+    assert audio_out["format"] == FORMATS[settings["output_audio_format"]]
+    assert audio_in["turn_detection"] == settings["turn_detection"]
+    assert audio_in["transcription"] == settings["input_audio_transcription"]
+    assert audio_in.get("noise_reduction") == settings.get("input_audio_noise_reduction")
+    assert audio_out.get("speed") == settings.get("speed")
+    assert session["instructions"] == settings["instructions"]
+    assert session.get("tool_choice") == settings.get("tool_choice")
+    tool_names = [t["name"] for t in session.get("tools", [])]
+    assert tool_names == [*settings.get("tools", []),
+                          *(f"transfer_to_{h}" for h in settings.get("handoffs", []))]
+
+    tracing = [f["session"]["tracing"] for f in sent.of_type("session.update")
+               if "tracing" in f["session"]]
+    assert tracing == [settings["tracing"]]
+    assert settings["tracing"]["metadata"] == {"agent": agent, "env": env, "git_sha": "unknown"}
+
+    items = [f["item"] for f in sent.of_type("conversation.item.create")]
+    assert items == profile.start_messages
+    created = sent.of_type("response.create")
+    for message in profile.client_messages:
+        expected = {"type": message["type"], **message.get("other_data", {})}
+        assert any(expected.items() <= frame.items() for frame in created), (expected, created)
+
+
+def test_lints_tell_the_truth_about_the_sdk(tree: Tree) -> None:
+    """What lints.py claims, observed: run-config instructions and tools are replaced by the
+    agent's, the model config's transcription replaces the run config's wholesale, and the
+    audio.* voice wins over the flat one."""
+    root = tree({
+        "agents/a.yaml": """
+            run_config:
+              model_settings:
+                instructions: never sent
+                tools: [lookup]
+                voice: marin
+                input_audio_transcription: {model: whisper-1, language: de}
+            model_config:
+              initial_model_settings:
+                input_audio_transcription: {model: gpt-4o-transcribe}
+                audio: {output: {voice: cedar}}
+            """})
+    profile = Loader(root, environ={"OPENAI_API_KEY": "k"}).load("a")
+    warned = {p.path for p in profile.warnings}
+    assert warned == {"run_config.model_settings.instructions", "run_config.model_settings.tools",
+                      "model_config.initial_model_settings.input_audio_transcription",
+                      "run_config.model_settings.voice"}
+    registry = Registry()
+    registry.tool(lambda query: query, name="lookup")
+    agent = RealtimeAgent(name="a", instructions="from the agent")
+    session = capture(profile, agent, registry).session_update["session"]
+    assert session["instructions"] == "from the agent"
+    assert "tools" not in session or session["tools"] == []
+    assert session["audio"]["input"]["transcription"] == {"model": "gpt-4o-transcribe"}
+    assert session["audio"]["output"]["voice"] == "cedar"
+
+
+def test_tracing_disabled_sends_no_tracing(tree: Tree) -> None:
+    root = tree({"agents/a.yaml": "run_config:\n  tracing_disabled: true\n  model_settings:\n"
+                                  "    tracing: {workflow_name: w}\n"})
+    profile = Loader(root, environ={"OPENAI_API_KEY": "k"}).load("a")
+    frames = capture(profile).frames
+    assert not [f for f in frames if f["type"] == "session.update" and "tracing" in f["session"]]
+
+
+def test_unknown_names_are_all_reported_with_their_lines_and_the_known_ones(tree: Tree) -> None:
+    root = tree({"agents/a.yaml": """
+        run_config:
+          output_guardrails: [no_refnd]
+        model_config:
+          initial_model_settings:
+            tools: [lookup_ordr, ship]
+        """})
+    profile = Loader(root, environ={"OPENAI_API_KEY": "k"}).load("a")
+    registry = Registry()
+    registry.tool(lambda order_id: order_id, name="lookup_order")
+    with pytest.raises(RegistryError) as info:
+        registry.bind(profile)
+    assert [p.render() for p in info.value.problems] == [
+        "profiles/agents/a.yaml:2:23: run_config.output_guardrails[0]: unknown output guardrail "
+        "'no_refnd' (no output guardrail is registered: Registry().output_guardrail(...))",
+        "profiles/agents/a.yaml:5:13: model_config.initial_model_settings.tools[0]: unknown tool "
+        "'lookup_ordr' (did you mean 'lookup_order'? registered tools: lookup_order)",
+        "profiles/agents/a.yaml:5:26: model_config.initial_model_settings.tools[1]: unknown tool "
+        "'ship' (registered tools: lookup_order)",
+    ]
+    assert info.value.exit_code == 1
+
+
+def test_binding_replaces_names_by_objects_and_leaves_the_profile_alone(tree: Tree) -> None:
+    root = tree({"agents/a.yaml": """
+        run_config:
+          tool_error_formatter: friendly
+          model_settings: {handoffs: [billing]}
+        model_config:
+          api_key: {callable: vault_key}
+          initial_model_settings: {tools: [lookup]}
+        """})
+    profile = Loader(root, environ={}).load("a")
+    registry = Registry()
+
+    @registry.tool
+    @function_tool
+    def lookup(order_id: str) -> str:
+        """Find an order."""
+        return order_id
+
+    billing = RealtimeAgent(name="billing")
+    registry.handoff(billing)
+
+    @registry.api_key
+    def vault_key() -> str:
+        return "from-vault"
+
+    @registry.tool_error_formatter
+    def friendly(args: Any) -> str:
+        return "sorry"
+
+    bound = profile.bind(registry)
+    assert isinstance(bound.model_config["initial_model_settings"]["tools"][0], FunctionTool)
+    assert bound.model_config["api_key"] is vault_key
+    assert bound.run_config["tool_error_formatter"] is friendly
+    assert bound.run_config["model_settings"]["handoffs"][0].agent_name == "billing"
+    assert profile.model_config["api_key"] == {"callable": "vault_key"}
+    runner = profile.runner(RealtimeAgent(name="a"), registry)
+    assert isinstance(runner, RealtimeRunner)
+    assert isinstance(lookup, FunctionTool)  # the decorator hands back what it was given
+
+
+def test_registry_refuses_a_second_object_under_one_name_and_unknown_kinds() -> None:
+    registry = Registry()
+    registry.tool(lambda q: q, name="lookup")
+    with pytest.raises(ValueError, match="tool 'lookup' is already registered"):
+        registry.tool(lambda q: q, name="lookup")
+    with pytest.raises(ValueError, match="unknown registry kind"):
+        registry.add("tools", "x", object())  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="RealtimeAgent or a Handoff"):
+        registry.handoff("billing")
+
+
+def test_two_registries_do_not_share_names() -> None:
+    first, second = Registry(), Registry()
+    first.tool(lambda q: q, name="only_here")
+    assert second.names("tool") == ()
+
+
+def _registry_slots(node: Any, path: tuple[str, ...], defs: Mapping[str, Any],
+                    seen: frozenset[str] = frozenset()) -> set[tuple[tuple[str, ...], str]]:
+    """Every (path, kind) where schema.json says "a registered name" (x-registry)."""
+    found: set[tuple[tuple[str, ...], str]] = set()
+    if not isinstance(node, dict):
+        return found
+    if "x-registry" in node:
+        found.add((path, node["x-registry"]))
+    ref = node.get("$ref")
+    if isinstance(ref, str) and ref not in seen:
+        found |= _registry_slots(defs[ref.rsplit("/", 1)[1]], path, defs, seen | {ref})
+    for key, child in node.get("properties", {}).items():
+        found |= _registry_slots(child, (*path, key), defs, seen)
+    if "items" in node:
+        found |= _registry_slots(node["items"], (*path, "*"), defs, seen)
+    for branch in node.get("anyOf", []) + node.get("oneOf", []):
+        found |= _registry_slots(branch, path, defs, seen)
+    return found
+
+
+def test_name_slots_match_the_schema() -> None:
+    schema = json.loads((ROOT / "schema.json").read_text())
+    in_schema = {(path, kind) for path, kind in
+                 _registry_slots(schema, (), schema["$defs"])
+                 if path[0] in ("run_config", "model_config")}
+    assert in_schema == {(tuple(map(str, p)), k) for p, k in NAME_SLOTS}
+
+
+def test_core_package_never_imports_the_sdk() -> None:
+    import subprocess
+    import sys
+
+    probe = ("import sys\nfrom realtime_profiles import load_profile, Loader\n"
+             "Loader('profiles', environ={'OPENAI_API_KEY': 'k'}).load('support', 'prod')\n"
+             "print(sorted({m.split('.')[0] for m in sys.modules} & {'agents', 'openai'}))\n")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          check=True, cwd=ROOT)
+    assert done.stdout.strip() == "[]"
+    assert render_path(("a", 0)) == "a[0]"
