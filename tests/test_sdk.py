@@ -233,3 +233,23 @@ def test_core_package_never_imports_the_sdk() -> None:
                           check=True, cwd=ROOT)
     assert done.stdout.strip() == "[]"
     assert render_path(("a", 0)) == "a[0]"
+
+
+def test_offline_demo_prints_the_session_update_without_a_key() -> None:
+    import os
+    import subprocess
+    import sys
+
+    environ = {k: v for k, v in os.environ.items() if k != "OPENAI_API_KEY"}
+    done = subprocess.run([sys.executable, "examples/offline_roundtrip.py", "phone", "--env",
+                           "prod", "model_settings.voice=verse"], capture_output=True,
+                          text=True, check=False, cwd=ROOT, env=environ)
+    assert done.returncode == 0, done.stderr
+    frames = json.loads(done.stdout)
+    assert [f["type"] for f in frames] == ["session.update", "session.update"]
+    assert frames[0]["session"]["audio"]["output"]["voice"] == "verse"
+    assert frames[0]["session"]["audio"]["input"]["format"] == {"type": "audio/pcmu"}
+    assert "OPENAI_API_KEY is not set" in done.stderr  # a warning, not a failure
+    bad = subprocess.run([sys.executable, "examples/offline_roundtrip.py", "nobody"],
+                         capture_output=True, text=True, check=False, cwd=ROOT, env=environ)
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
