@@ -98,30 +98,38 @@ def _parser(stdout: TextIO | None = None) -> argparse.ArgumentParser:
     sub.add_parser("list", help="agents, environments and agent@env files")
 
     show = sub.add_parser("show", help="the composed document for one agent in one env")
-    show.add_argument("agent")
-    show.add_argument("--env", default=default_env)
-    show.add_argument("--format", choices=("yaml", "json"), default="yaml")
+    show.add_argument("agent", help="an agent under ROOT/agents")
+    show.add_argument("--env", default=default_env,
+                      help="an environment under ROOT/env (default: $REALTIME_PROFILES_ENV)")
+    show.add_argument("--format", choices=("yaml", "json"), default="yaml",
+                      help="json is exactly what load_profile returns")
     show.add_argument("--show-secrets", action="store_true",
                       help="print secrets instead of *** (requires them to be set)")
     show.add_argument("--strict", action="store_true", help="treat warnings as errors")
-    show.add_argument("overrides", nargs="*", metavar="OVERRIDE")
+    show.add_argument("overrides", nargs="*", metavar="OVERRIDE",
+                      help="key=value, +key=value, ++key=value, ~key, key+=[...]")
 
     validate = sub.add_parser("validate", help="check every agent in every environment")
-    validate.add_argument("agents", nargs="*", metavar="AGENT")
+    validate.add_argument("agents", nargs="*", metavar="AGENT", help="default: every agent")
     validate.add_argument("--env", action="append", dest="envs", metavar="ENV",
                           help="an environment to check (repeatable; default: all)")
     validate.add_argument("--strict", action="store_true", help="treat warnings as errors")
-    validate.add_argument("--format", choices=("text", "json"), default="text")
+    validate.add_argument("--format", choices=("text", "json"), default="text",
+                          help="json: one object with every problem, for CI tools")
 
     explain = sub.add_parser("explain", help="where a key's value comes from, layer by layer")
-    explain.add_argument("agent")
-    explain.add_argument("key")
-    explain.add_argument("--env", default=default_env)
-    explain.add_argument("overrides", nargs="*", metavar="OVERRIDE")
+    explain.add_argument("agent", help="an agent under ROOT/agents")
+    explain.add_argument("key", help="dotted, relative to run_config unless prefixed")
+    explain.add_argument("--env", default=default_env,
+                         help="an environment (default: $REALTIME_PROFILES_ENV)")
+    explain.add_argument("overrides", nargs="*", metavar="OVERRIDE",
+                         help="applied before explaining, shown as 'from the command line'")
 
     diff = sub.add_parser("diff", help="leaf-level differences between two profiles")
-    diff.add_argument("profiles", nargs="+", metavar="AGENT[@ENV]")
-    diff.add_argument("--env", action="append", dest="envs", metavar="ENV", default=[])
+    diff.add_argument("profiles", nargs="+", metavar="AGENT[@ENV]",
+                      help="one agent with two --env, or two AGENT@ENV")
+    diff.add_argument("--env", action="append", dest="envs", metavar="ENV", default=[],
+                      help="repeat for the two sides")
 
     schema = sub.add_parser("schema", help="print, write or check schema.json")
     schema.add_argument("--layer", action="store_true",
