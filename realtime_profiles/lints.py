@@ -72,7 +72,14 @@ def agent_owned_settings(doc: Mapping[str, Any]) -> Iterator[Finding]:
     if not isinstance(settings, Mapping):
         return
     for key in AGENT_OWNED:
-        if key in settings:
+        if key not in settings:
+            continue
+        if key == "prompt":  # replaced only when the agent has a prompt of its own
+            yield ((*RUN, key),
+                   "is replaced by the agent's prompt whenever the RealtimeAgent sets one",
+                   "move it to model_config.initial_model_settings.prompt (applied after the "
+                   "agent) so the profile decides")
+        else:
             yield ((*RUN, key),
                    f"has no effect: the SDK replaces run_config.model_settings.{key} with the "
                    f"agent's {key} when the session starts",

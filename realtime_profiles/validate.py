@@ -198,8 +198,13 @@ def _convert(error: ValidationError, locate: Locate, secrets: set[PathKey],
                 yield from _convert(sub, locate, secrets, index)
             return
         expected = _expected_types(error)
+        # `ulaw` fits no branch, but the string branch's enum still has a close match.
+        options = [str(o) for b in spec if isinstance(b, dict)
+                   for o in b.get("enum", ())]
+        hint = did_you_mean(instance, options) \
+            if isinstance(instance, str) and path not in secrets else None
         yield at(path, f"expected {expected}, got {_kind_of(instance)} "
-                 f"{_describe(instance, path in secrets)}")
+                 f"{_describe(instance, path in secrets)}", hint)
         return
     secret = path in secrets
     value = _describe(instance, secret)
