@@ -614,13 +614,14 @@ class _Locator:
             self._prov = _tracked_fold(self.comp, Provenance())
         return self._prov
 
-    def __call__(self, path: PathKey) -> tuple[Mark | None, tuple[Mark, ...]]:
-        return self._locate(path, 0, 1)
+    def __call__(self, path: PathKey, key: bool = False) -> tuple[Mark | None, tuple[Mark, ...]]:
+        return self._locate(path, 0, 1, key)
 
-    def _locate(self, path: PathKey, depth: int,
-                floor: int) -> tuple[Mark | None, tuple[Mark, ...]]:
+    def _locate(self, path: PathKey, depth: int, floor: int,
+                key: bool = False) -> tuple[Mark | None, tuple[Mark, ...]]:
         """The last write at `path` or its nearest written ancestor (not above `floor`);
-        a write that is a pure reference is followed to where the value was defined."""
+        a write that is a pure reference is followed to where the value was defined (unless
+        the question is where the key itself was written)."""
         prov = self.provenance()
         for cut in range(len(path), floor - 1, -1):
             chain = prov.writes.get(path[:cut])
@@ -628,7 +629,7 @@ class _Locator:
                 continue
             last = chain[-1]
             target = ref_target(last.value)
-            if target is not None and depth < 16:
+            if target is not None and depth < 16 and not (key and cut == len(path)):
                 mark, via = self._locate(target + path[cut:], depth + 1, len(target))
                 if mark is not None:
                     return mark, (*(m for m in (last.mark,) if m is not None), *via)

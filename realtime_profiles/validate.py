@@ -11,11 +11,11 @@ and vendor keys in open objects are warnings, errors under `strict`.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
@@ -23,7 +23,13 @@ from jsonschema.exceptions import ValidationError
 from .errors import Mark, Problem, Severity, did_you_mean
 from .layers import PathKey, render_path, secret_paths
 
-Locate = Callable[[PathKey], tuple[Mark | None, tuple[Mark, ...]]]
+
+class Locate(Protocol):
+    """Where a path was set: (mark, via). `key=True` asks for the key itself: a key written
+    as `voic: ${vars.voice}` is located at that line, not where the value was defined."""
+
+    def __call__(self, path: PathKey, key: bool = False) -> tuple[Mark | None, tuple[Mark, ...]]:
+        ...
 Pattern = tuple[str, ...]  # '*' matches any list index or mapping key
 
 _JSON_TYPES: Final = {
@@ -90,7 +96,7 @@ class DocumentValidator:
                     continue
                 for key in value:
                     if key not in props:
-                        mark, via = locate((*path, key))
+                        mark, via = locate((*path, key), key=True)
                         yield Problem(render_path((*path, key)), "not a documented key; passed "
                                       "through to the API as a vendor key", mark,
                                       did_you_mean(key, props), severity, via)
@@ -189,7 +195,9 @@ def _convert(error: ValidationError, locate: Locate, secrets: set[PathKey],
         for key in instance:
             if key in allowed:
                 continue
-            yield at((*path, key), "unknown key", _key_hint(key, path, allowed, index))
+            mark, via = locate((*path, key), key=True)
+            yield Problem(render_path((*path, key)), "unknown key",
+                          mark, _key_hint(key, path, allowed, index), "error", via)
         return
     if kind in ("anyOf", "oneOf"):
         branch_errors = _pick_branch(error)

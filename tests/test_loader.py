@@ -483,3 +483,19 @@ def test_does_not_read_process_environment_when_given_one(tree: Tree) -> None:
                  "agents/a.yaml": "{}\n"})
     assert "HOME" in os.environ
     assert Loader(root, environ={}).load("a").run_config["model_settings"]["voice"] == "none"
+
+
+def test_an_unknown_key_is_located_where_the_key_is_written_not_where_its_value_is(
+        tree: Tree) -> None:
+    root = tree({"base.yaml": "vars:\n  voice: marin\n",
+                 "agents/a.yaml": "run_config:\n  model_settings:\n    voic: ${vars.voice}\n"
+                                  "    speed: ${vars.fast}\n",
+                 "env/dev.yaml": "vars:\n  fast: 9\n"})
+    problems = Loader(root, environ={}).check("a", "dev").problems
+    assert [p.render() for p in problems] == [
+        "profiles/agents/a.yaml:3:5: run_config.model_settings.voic: unknown key (did you mean "
+        "'voice'?)",
+        # a bad value is located where the value was written, by way of the reference
+        "profiles/env/dev.yaml:2:3: run_config.model_settings.speed: 9 is greater than the "
+        "maximum of 1.5 [via profiles/agents/a.yaml:4:5]",
+    ]
