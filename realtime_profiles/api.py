@@ -26,10 +26,12 @@ from .errors import (
 )
 from .interpolate import Interpolator, secret_source_used
 from .layers import (
+    SECRET_MAPPINGS,
     Layer,
     PathKey,
     Source,
     Tree,
+    layer_candidates,
     layer_files,
     read_layer,
     render_path,
@@ -46,6 +48,9 @@ from .validate import DocumentValidator, packaged_validator
 OUTPUT_SECTIONS: Final = ("run_config", "model_config", "start_messages", "client_messages")
 LAYER_ORDER: Final = ("base", "env", "agent", "agent@env", "local", "environment", "override")
 PROFILE_CACHE_SIZE: Final = 512
+# Parsed layers kept (least recently used dropped): memory stays flat however large the tree;
+# validate-all goes agent by agent, so base, env and the agent's own files are always held.
+LAYER_CACHE_SIZE: Final = 256
 MASK: Final = "***"
 
 # A check: document -> (path, message, suggestion[, "error"]) findings; see lints.py.
@@ -80,6 +85,10 @@ class Explanation:
 
     def __str__(self) -> str:
         return self.render()
+
+    def __repr__(self) -> str:
+        value = MASK if self.secret else repr(self.value)
+        return f"Explanation(key={self.key!r}, value={value}, writes={len(self.writes)})"
 
 
 def _short(value: Any) -> str:
@@ -223,6 +232,7 @@ class Loader:
         checks: Sequence[Check] | None = None,
     ) -> None:
         self.root = Path(root)
+        self._tree_dirs = (self.root, self.root / "agents", self.root / "env")
         self._environ = environ
         self._resolvers = default_resolvers(self.root, environ)
         self._custom_resolvers = bool(resolvers)
@@ -232,7 +242,7 @@ class Loader:
         self._validator = validator
         self._checks = SDK_LINTS if checks is None else tuple(checks)
         self._lock = threading.Lock()
-        self._layers: dict[str, tuple[Any, Layer]] = {}
+        self._layers: OrderedDict[str, tuple[Any, Layer]] = OrderedDict()
         self._profiles: OrderedDict[Any, tuple[tuple[Any, ...], Any]] = OrderedDict()
         self._tree: tuple[Any, Tree] | None = None
         self._parse_cache: dict[str, Any] = {}
@@ -248,7 +258,7 @@ class Loader:
     # -- discovery -------------------------------------------------------------------------
     def tree(self) -> Tree:
         """Agents, environments and agent@env files (rescanned when a folder changes)."""
-        key = tuple(stat_key(p) for p in (self.root, self.root / "agents", self.root / "env"))
+        key = tuple(stat_key(p) for p in self._tree_dirs)
         cached = self._tree
         if cached is not None and cached[0] == key and key[0] is not None:
             return cached[1]
@@ -328,7 +338,10 @@ class Loader:
         if value is _absent():
             value = lookup(comp.raw, path)
         writes = _writes_for(prov, path)
-        secret = any(path[: len(s)] == s for s in comp.secrets)
+        hidden = (*comp.secrets, *SECRET_MAPPINGS)
+        secret = any(path[: len(s)] == s for s in hidden)
+        if not secret:  # `explain model_config`: the secrets inside are *** too
+            value = _mask_below(value, path, hidden)
         return Explanation(render_path(path), value, tuple(writes), secret)
 
     # -- pipeline --------------------------------------------------------------------------
@@ -337,6 +350,8 @@ class Loader:
             before = stat_key(path)
             with self._lock:
                 cached = self._layers.get(source.label)
+                if cached is not None:
+                    self._layers.move_to_end(source.label)
             if cached is not None and cached[0] == before:
                 return cached[1], before
             layer = read_layer(source, path)
@@ -344,22 +359,26 @@ class Loader:
             if before == after:
                 with self._lock:
                     self._layers[source.label] = (after, layer)
+                    self._layers.move_to_end(source.label)
+                    while len(self._layers) > LAYER_CACHE_SIZE:
+                        self._layers.popitem(last=False)
                 return layer, after
         return layer, after  # a file rewritten three times over: take the last read
 
     def _compose(self, agent: str, env: str | None, overrides: Sequence[str], *,
                  lenient: bool) -> _Composition:
-        files = layer_files(self.tree(), agent, env, local=self.local)
+        tree = self.tree()
+        files = layer_files(tree, agent, env, local=self.local)
         env_ovs = env_overrides(self.environ)
         cli_ovs = parse_overrides(overrides)
         layers: list[Layer] = []
-        deps: list[Any] = [("tree", self.tree())]
+        deps: list[Any] = [("tree", tree)]
         for source, path in files:
             layer, key = self._layer(source, path)
             layers.append(layer)
             deps.append(("file", str(path), key))
-        deps.extend(("absent", str(p)) for p in _absent_layers(self.root, agent, env,
-                                                               self.local, files))
+        deps.extend(("absent", p) for p in _absent_layers(self.root, agent, env, self.local,
+                                                          files))
         folder = Folder()
         raw = folder.fold(layers)
         folder.apply_overrides(raw, [*env_ovs, *cli_ovs])
@@ -504,6 +523,18 @@ class Loader:
         return True
 
 
+def _mask_below(value: Any, path: PathKey, secrets: Sequence[PathKey]) -> Any:
+    """`value` (found at `path`) with every secret below it replaced by ***."""
+    below = [s[len(path):] for s in secrets if len(s) > len(path) and s[: len(path)] == path]
+    below = [rest for rest in below if lookup(value, rest) is not _absent()]
+    if not below:
+        return value
+    value = _copy(value)
+    for rest in below:
+        _set(value, rest, MASK)
+    return value
+
+
 def _under(path: PathKey, failed: frozenset[PathKey]) -> bool:
     """Whether `path` is a value that failed to resolve, or lies inside one."""
     return any(path[: len(f)] == f for f in failed)
@@ -518,14 +549,13 @@ def _fresh(profile: Profile) -> Profile:
 
 
 def _absent_layers(root: Path, agent: str, env: str | None, local: bool,
-                   found: Sequence[tuple[Source, Path]]) -> list[Path]:
-    present = {p for _, p in found}
-    candidates = [root / "base.yaml", root / "agents" / f"{agent}.yaml"]
-    if env is not None:
-        candidates += [root / "env" / f"{env}.yaml", root / "agents" / agent / f"{env}.yaml"]
-    if local:
-        candidates.append(root / "local.yaml")
-    return [p for p in candidates if p not in present]
+                   found: Sequence[tuple[Source, Path]]) -> list[str]:
+    """The layer files that do not exist (a cached profile is stale once one appears)."""
+    present = {source.kind for source, _ in found}
+    base = os.fspath(root)
+    return [os.path.join(base, *parts)  # noqa: PTH118 - strings: this runs per load
+            for kind, parts in layer_candidates(agent, env, local=local)
+            if kind not in present]
 
 
 def interpolator_deps(interpolator: Interpolator, root: Path,
@@ -615,9 +645,9 @@ class _Locator:
         return self._prov
 
     def __call__(self, path: PathKey, key: bool = False) -> tuple[Mark | None, tuple[Mark, ...]]:
-        return self._locate(path, 0, 1, key)
+        return self._locate(path, (path,), 1, key)
 
-    def _locate(self, path: PathKey, depth: int, floor: int,
+    def _locate(self, path: PathKey, seen: tuple[PathKey, ...], floor: int,
                 key: bool = False) -> tuple[Mark | None, tuple[Mark, ...]]:
         """The last write at `path` or its nearest written ancestor (not above `floor`);
         a write that is a pure reference is followed to where the value was defined (unless
@@ -629,10 +659,14 @@ class _Locator:
                 continue
             last = chain[-1]
             target = ref_target(last.value)
-            if target is not None and depth < 16 and not (key and cut == len(path)):
-                mark, via = self._locate(target + path[cut:], depth + 1, len(target))
-                if mark is not None:
-                    return mark, (*(m for m in (last.mark,) if m is not None), *via)
+            if target is not None and not (key and cut == len(path)):
+                followed = target + path[cut:]
+                if followed in seen and len(seen) > 1:
+                    return None, ()  # a cycle: located where the first reference of it is
+                if len(seen) < 16 and followed not in seen:
+                    mark, via = self._locate(followed, (*seen, followed), len(target))
+                    if mark is not None:
+                        return mark, (*(m for m in (last.mark,) if m is not None), *via)
             return last.mark, ()
         return None, ()
 

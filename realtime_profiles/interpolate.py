@@ -6,22 +6,36 @@ arguments behave exactly as in OmegaConf. What we supply are the two callbacks: 
 our plain tree (no DictConfig is built, which is most of OmegaConf's cost) and resolver calls
 into this loader's own table (OmegaConf's is process-global). A pure `${a.b}` reference skips
 the parser; a property test holds both paths equal to `OmegaConf.to_container(resolve=True)`.
+
+Fast path: a string made only of plain text, `${a.b}` references and resolver calls with plain
+unquoted arguments (`realtime-${profile.agent}`, `${oc.env:GIT_SHA,unknown}`,
+`${file:prompts/x.md}`) is split by a regular expression instead of ANTLR and evaluated with the
+same callbacks, in the same order, joined the way `GrammarVisitor` joins. Anything else (escapes,
+quotes, nesting, whitespace, an argument that OmegaConf would type: `1`, `true`, `null`, `inf`)
+takes OmegaConf's parser and visitor. tests/test_fast_paths.py holds the two paths equal, values
+and problems, on random strings and trees.
 """
 
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Final
 
 from .errors import Problem, did_you_mean
-from .layers import PathKey, render_path
+from .layers import MAX_NODES, PathKey, render_path
 from .merge import MISSING, lookup, parse_dotted, ref_target
 from .resolvers import SECRET_SOURCES, MissingVariableError, Resolver, ResolverError
 
 MAX_DEPTH: Final = 64
 MAX_RESULT_CHARS: Final = 1_000_000
+# What all references and resolver calls of one resolution may produce together: `${a}` used
+# a thousand times, or lists of references doubling at each level, stop here.
+MAX_EXPANDED_VALUES: Final = MAX_NODES
+MAX_EXPANDED_CHARS: Final = 10_000_000
 
 
 class UnsetSecret(str):
@@ -67,8 +81,10 @@ class Interpolator:
         *,
         secret_paths: frozenset[PathKey] = frozenset(),
         lenient_secrets: bool = False,
+        fast_path: bool = True,
     ) -> None:
         self.raw = raw
+        self.fast_path = fast_path
         self.resolvers = resolvers
         self.parse = parse
         self.secret_paths = secret_paths
@@ -81,6 +97,7 @@ class Interpolator:
         self.secret_depth = 0
         self.failed: set[PathKey] = set()
         self.calls: list[tuple[str, tuple[Any, ...]]] = []
+        self.expanded = [0, 0]  # values, characters produced by references and resolvers
 
     def resolve(self, sections: tuple[str, ...]) -> Resolution:
         """Resolve the named sections (others, like `vars`, only as far as referenced).
@@ -91,7 +108,9 @@ class Interpolator:
         tree: dict[str, Any] = {}
         for name in sections:
             if name in self.raw:
-                tree[name] = self._partial((name,))
+                value = self._partial((name,))
+                if value is not _FAILED:  # `run_config: ${vars.missing}`: left out, reported
+                    tree[name] = value
         self.result.tree = tree
         self.result.failed = frozenset(self.failed)
         return self.result
@@ -110,8 +129,9 @@ class Interpolator:
             return _FAILED
 
     # -- nodes -----------------------------------------------------------------------------
-    def value_at(self, path: PathKey) -> Any:
-        """The resolved value at `path` (memoized; cycles reported)."""
+    def value_at(self, path: PathKey, raw: Any = MISSING) -> Any:
+        """The resolved value at `path` (memoized; cycles reported). `raw`, when the caller
+        has it, is the unresolved value there (saves looking it up from the root)."""
         if path in self.done:
             if self.use_stack and path in self.result.uses:
                 self.use_stack[-1].update(self.result.uses[path])
@@ -123,9 +143,10 @@ class Interpolator:
                                                          path))
             self._problem(path, f"interpolation cycle: {cycle}")
             raise _Failed
-        raw = lookup(self.raw, path)
         if raw is MISSING:
-            raise KeyError(path)
+            raw = lookup(self.raw, path)
+            if raw is MISSING:
+                raise KeyError(path)
         secret = path in self.secret_paths
         self.active.append(path)
         self.use_stack.append(set())
@@ -160,9 +181,13 @@ class Interpolator:
         if isinstance(raw, dict):
             out: dict[str, Any] = {}
             failed = False
-            for key in raw:
+            for key, child in raw.items():
+                value = _inert_copy(child)
+                if value is not _NEEDS_WORK:  # what value_at would return; nothing to record
+                    out[key] = value
+                    continue
                 try:
-                    out[key] = self.value_at((*path, key))
+                    out[key] = self.value_at((*path, key), child)
                 except _Failed:
                     failed = True
             if failed:
@@ -171,9 +196,13 @@ class Interpolator:
         if isinstance(raw, list):
             items = []
             failed = False
-            for index in range(len(raw)):
+            for index, item in enumerate(raw):
+                value = _inert_copy(item)
+                if value is not _NEEDS_WORK:
+                    items.append(value)
+                    continue
                 try:
-                    items.append(self.value_at((*path, index)))
+                    items.append(self.value_at((*path, index), item))
                 except _Failed:
                     failed = True
             if failed:
@@ -188,6 +217,19 @@ class Interpolator:
         target = ref_target(text)
         if target is not None:
             return self._node(target, path, text)
+        pieces = simple_pieces(text) if self.fast_path else None
+        if pieces is not None:
+            try:
+                value = self._evaluate(pieces, path, text)
+            except _Failed:
+                raise
+            except Exception as exc:  # noqa: BLE001 - as below: a resolver's own failure
+                self._problem(path, f"cannot resolve {text!r}: {_first_line(exc)}")
+                raise _Failed from None
+            if isinstance(value, str) and len(value) > MAX_RESULT_CHARS:
+                self._problem(path, f"interpolation result is over {MAX_RESULT_CHARS} characters")
+                raise _Failed
+            return value
         try:
             tree = self.parse(text)
         except Exception as exc:  # noqa: BLE001 - the grammar's errors have no common base
@@ -218,6 +260,30 @@ class Interpolator:
             raise _Failed
         return value
 
+    def _evaluate(self, pieces: tuple[Piece, ...], path: PathKey, text: str) -> Any:
+        """What `GrammarVisitor.visitText` gives for a string `simple_pieces` accepted: one
+        interpolation keeps its value as is; otherwise str() of each value, joined."""
+        if len(pieces) == 1:
+            return self._piece(pieces[0], path, text)
+        parts: list[str] = []
+        escaped_missing = False
+        for piece in pieces:
+            if piece[0] == "text":
+                parts.append(piece[1])
+                continue
+            value = self._piece(piece, path, text)
+            if type(value) not in _PLAIN_TYPES:  # e.g. a custom resolver's OmegaConf node
+                value, escaped = _visitor_value(value)
+                escaped_missing |= escaped
+            parts.append(str(value))
+        result = "".join(parts)
+        return _escaped_missing(result) if escaped_missing else result
+
+    def _piece(self, piece: Piece, path: PathKey, text: str) -> Any:
+        if piece[0] == "node":
+            return self._node(piece[1], path, text)
+        return self._call(piece[1], piece[2], path, text)
+
     def _node(self, target: PathKey, path: PathKey, text: str) -> Any:
         if target and target[0] == "profile" and "profile" not in self.raw:
             self._problem(path, f"{text}: no such key")
@@ -231,8 +297,25 @@ class Interpolator:
             self._problem(path, f"{text} refers to {render_path(target)}, which is not set",
                           hint)
             raise _Failed from None
+        self._spend(value, path)
         # A referenced container is copied: the same object never sits at two places.
-        return copy.deepcopy(value) if isinstance(value, dict | list) else value
+        return _copy_value(value) if isinstance(value, dict | list) else value
+
+    def _spend(self, value: Any, path: PathKey) -> None:
+        """Charge a reference's or resolver's result to the expansion budget (weighed before
+        it is copied); past the budget every further expansion fails."""
+        values, chars = self.expanded
+        over = values > MAX_EXPANDED_VALUES or chars > MAX_EXPANDED_CHARS
+        if not over:
+            more = _weigh(value, MAX_EXPANDED_VALUES - values + 1, MAX_EXPANDED_CHARS - chars + 1)
+            self.expanded = [values + more[0], chars + more[1]]
+            if self.expanded[0] > MAX_EXPANDED_VALUES or self.expanded[1] > MAX_EXPANDED_CHARS:
+                self._problem(path, f"references expand to more than {MAX_EXPANDED_VALUES} "
+                              f"values or {MAX_EXPANDED_CHARS} characters (a reference "
+                              "bomb?); refusing to expand further")
+                over = True
+        if over:
+            raise _Failed
 
     def _call(self, name: str, args: tuple[Any, ...], path: PathKey, text: str) -> Any:
         resolver = self.resolvers.get(name)
@@ -245,7 +328,7 @@ class Interpolator:
             self.use_stack[-1].add(name)
         self.calls.append((name, args))
         try:
-            return resolver(*args)
+            result = resolver(*args)
         except MissingVariableError as exc:
             if self.secret_depth and self.lenient:
                 self.missing_stack[-1].add(exc.name)
@@ -258,9 +341,148 @@ class Interpolator:
         except ResolverError as exc:
             self._problem(path, str(exc), exc.suggestion)
             raise _Failed from None
+        self._spend(result, path)
+        return result
 
     def _problem(self, path: PathKey, message: str, suggestion: str | None = None) -> None:
+        if self.secret_depth:  # the text being resolved may be (or hold) the secret
+            message = _unquoted(message, lookup(self.raw, path))
         self.result.problems.append(Problem(render_path(path), message, None, suggestion))
+
+
+def _unquoted(message: str, text: Any) -> str:
+    """`message` with `text` (quoted or not) replaced by ***; a grammar error's detail, which
+    quotes pieces of the text, is dropped."""
+    if not isinstance(text, str) or not text:
+        return message
+    for quoted in (repr(text), text):
+        if quoted in message:
+            head, _, tail = message.partition(quoted)
+            return head + "***" + ("" if head.startswith("invalid interpolation") else tail)
+    return message
+
+
+def _weigh(value: Any, max_values: int, max_chars: int) -> tuple[int, int]:
+    """(values, characters) in `value`, counting no further than either limit."""
+    values = chars = 0
+    stack = [value]
+    while stack and values < max_values and chars < max_chars:
+        node = stack.pop()
+        values += 1
+        if isinstance(node, str):
+            chars += len(node)
+        elif isinstance(node, dict):
+            stack.extend(node.values())
+            chars += sum(len(k) for k in node if isinstance(k, str))
+        elif isinstance(node, list):
+            stack.extend(node)
+    return values, chars
+
+
+_ATOMS: Final = frozenset({str, int, float, bool, type(None)})
+
+
+def _copy_value(value: Any) -> Any:
+    """`copy.deepcopy` of resolved data without its memo machinery: plain dicts and lists are
+    rebuilt, plain scalars shared (deepcopy shares them too), anything else deep-copied."""
+    kind = type(value)
+    if kind is dict:
+        return {key: _copy_value(item) for key, item in value.items()}
+    if kind is list:
+        return [_copy_value(item) for item in value]
+    if kind in _ATOMS:
+        return value
+    return copy.deepcopy(value)
+
+
+_NEEDS_WORK: Final = object()
+
+
+def _inert_copy(value: Any) -> Any:
+    """What value_at returns for a value with nothing to resolve anywhere inside (the value,
+    or a fresh copy of a container), or `_NEEDS_WORK` at the first `${` found."""
+    if isinstance(value, str):
+        return _NEEDS_WORK if "${" in value else value
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            copied = _inert_copy(item)
+            if copied is _NEEDS_WORK:
+                return _NEEDS_WORK
+            out[key] = copied
+        return out
+    if isinstance(value, list):
+        items = []
+        for item in value:
+            copied = _inert_copy(item)
+            if copied is _NEEDS_WORK:
+                return _NEEDS_WORK
+            items.append(copied)
+        return items
+    return value
+
+
+# -- the fast path -------------------------------------------------------------------------
+
+# ("text", str) | ("node", PathKey) | ("call", resolver name, args)
+Piece = tuple[Any, ...]
+
+_PLAIN_TYPES: Final = frozenset({str, int, float, bool, type(None), dict, list})
+_KEY: Final = r"[A-Za-z0-9_-]+"
+_NAME: Final = r"[A-Za-z_][A-Za-z0-9_-]*(?:\.[A-Za-z_][A-Za-z0-9_-]*)*"
+# Characters that OmegaConf's lexer reads as ID, UNQUOTED_CHAR, COLON, INT or FLOAT tokens
+# inside resolver arguments; no quotes, escapes, whitespace, `$`, `?`, brackets or `=`.
+_ARG: Final = r"[A-Za-z0-9_/.:@%+*|-]+"
+_PIECE: Final = re.compile(
+    rf"\$\{{(?:(?P<name>{_NAME}):(?P<args>{_ARG}(?:,{_ARG})*)|(?P<node>{_KEY}(?:\.{_KEY})*))\}}"
+    r"|(?P<text>[^$\\]+)"
+)
+# An argument the grammar would turn into a number, a boolean or null: left to OmegaConf.
+_TYPED_ARG: Final = re.compile(r"[+-]?(?:[0-9_.]+(?:[eE][+-]?[0-9_]+)?|inf|nan|true|false|null)",
+                               re.IGNORECASE)
+
+
+@lru_cache(maxsize=4096)
+def simple_pieces(text: str) -> tuple[Piece, ...] | None:
+    """`text` split into literal text, references and resolver calls, or None when the string
+    uses anything beyond that (then OmegaConf's parser and visitor evaluate it). A pure
+    function of `text`, memoized."""
+    pieces: list[Piece] = []
+    position = 0
+    while position < len(text):
+        match = _PIECE.match(text, position)
+        if match is None:
+            return None
+        position = match.end()
+        if match.group("text") is not None:
+            pieces.append(("text", match.group("text")))
+        elif match.group("node") is not None:
+            parts = tuple(int(p) if p.isdigit() else p for p in match.group("node").split("."))
+            pieces.append(("node", parts))
+        else:
+            args = tuple(match.group("args").split(","))
+            if any(_TYPED_ARG.fullmatch(arg) for arg in args):
+                return None
+            pieces.append(("call", match.group("name"), args))
+    if not pieces or all(p[0] == "text" for p in pieces):
+        return None
+    return tuple(pieces)
+
+
+def _visitor_value(value: Any) -> tuple[Any, bool]:
+    """What `GrammarVisitor._unescape` does to a value that is not plain data before str():
+    OmegaConf's `_get_value`, and whether it is an escaped `???`."""
+    from omegaconf._missing import _EscapedMissing
+    from omegaconf._utils import _get_value
+
+    value = _get_value(value)
+    return value, isinstance(value, _EscapedMissing)
+
+
+def _escaped_missing(result: str) -> Any:
+    from omegaconf._missing import _EscapedMissing, _has_missing_spelling
+
+    return _EscapedMissing(result) if _has_missing_spelling(result) else result
 
 
 def _first_line(exc: Exception) -> str:

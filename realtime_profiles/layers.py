@@ -9,7 +9,9 @@ mistakes of every file instead of stopping at the first.
 from __future__ import annotations
 
 import math
+import os
 import re
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -103,6 +105,18 @@ class Tree:
     agents: tuple[str, ...]
     envs: tuple[str, ...]
     agent_envs: tuple[tuple[str, str], ...]
+    # Membership in O(1): a tree of a thousand agents is checked once per load.
+    _names: frozenset[tuple[str, str]] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        names = {("agent", a) for a in self.agents} | {("env", e) for e in self.envs}
+        object.__setattr__(self, "_names", frozenset(names))
+
+    def has_agent(self, name: str) -> bool:
+        return ("agent", name) in self._names
+
+    def has_env(self, name: str) -> bool:
+        return ("env", name) in self._names
 
 
 def scan(root: Path) -> Tree:
@@ -139,41 +153,77 @@ def layer_files(
     check_name("agent", agent)
     if env is not None:
         check_name("environment", env)
-    if agent not in tree.agents:
+    if not tree.has_agent(agent):
         hint = did_you_mean(agent, tree.agents)
         known = ", ".join(tree.agents) or "none"
         raise UsageError(f"unknown agent {agent!r} ({hint or 'known: ' + known})")
-    if env is not None and env not in tree.envs:
+    if env is not None and not tree.has_env(env):
         hint = did_you_mean(env, tree.envs)
         known = ", ".join(tree.envs) or "none"
         raise UsageError(f"unknown environment {env!r} ({hint or 'known: ' + known})")
     root = tree.root
-    candidates: list[tuple[LayerKind, Path]] = [("base", root / "base.yaml")]
-    if env is not None:
-        candidates.append(("env", root / "env" / f"{env}.yaml"))
-    candidates.append(("agent", root / "agents" / f"{agent}.yaml"))
-    if env is not None:
-        candidates.append(("agent@env", root / "agents" / agent / f"{env}.yaml"))
-    if local:
-        candidates.append(("local", root / "local.yaml"))
     found: list[tuple[Source, Path]] = []
-    real_root = root.resolve()
-    for kind, path in candidates:
-        if not path.is_file():
+    for kind, parts in layer_candidates(agent, env, local=local):
+        path = _plain_file(root, parts)
+        if path is False:  # a link (or an odd error) on the way: resolve and compare
+            path = root.joinpath(*parts)
+            if not path.is_file():
+                continue
+            if not path.resolve().is_relative_to(root.resolve()):
+                raise UsageError(f"layer file {str(path)!r} is a link that leaves the profile "
+                                 "root")
+        elif path is None:
             continue
-        if not path.resolve().is_relative_to(real_root):
-            raise UsageError(f"layer file {str(path)!r} is a link that leaves the profile root")
         found.append((Source(kind, str(path), tracked=kind != "local"), path))
     return found
+
+
+def layer_candidates(agent: str, env: str | None, *,
+                     local: bool = True) -> list[tuple[LayerKind, tuple[str, ...]]]:
+    """Where each layer of `agent` in `env` would be, relative to the root, lowest first."""
+    candidates: list[tuple[LayerKind, tuple[str, ...]]] = [("base", ("base.yaml",))]
+    if env is not None:
+        candidates.append(("env", ("env", f"{env}.yaml")))
+    candidates.append(("agent", ("agents", f"{agent}.yaml")))
+    if env is not None:
+        candidates.append(("agent@env", ("agents", agent, f"{env}.yaml")))
+    if local:
+        candidates.append(("local", ("local.yaml",)))
+    return candidates
+
+
+def _plain_file(root: Path, parts: tuple[str, ...]) -> Path | Literal[False] | None:
+    """root/parts when it is a regular file reached without a link below the root (so it is
+    inside the root wherever the root itself points), None when nothing is there, False when
+    only resolving can tell (a link on the way, or an unusual error). One lstat per component
+    below the root instead of resolving both paths from `/` for every layer of every load.
+    The names in `parts` are checked (`check_name`): never `.`, `..` or containing a `/`."""
+    current = os.fspath(root)
+    mode = 0
+    for part in parts:
+        current = os.path.join(current, part)  # noqa: PTH118 - strings: this runs per load
+        try:
+            mode = os.lstat(current).st_mode
+        except FileNotFoundError:
+            return None  # what is_file() says, with no link on the way
+        except (OSError, ValueError):
+            return False
+        if stat.S_ISLNK(mode):
+            return False
+    return root.joinpath(*parts) if stat.S_ISREG(mode) else None
 
 
 def read_layer(source: Source, path: Path) -> Layer:
     """Read and parse one layer file; every problem is returned, nothing raised."""
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            return _failed(source, f"file is {size} bytes, over the {MAX_FILE_BYTES}-byte limit")
-        raw = path.read_bytes()
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):  # a FIFO or device would block or never end
+            return _failed(source, "not a regular file")
+        if info.st_size > MAX_FILE_BYTES:
+            return _failed(source, f"file is {info.st_size} bytes, over the "
+                                   f"{MAX_FILE_BYTES}-byte limit")
+        with path.open("rb") as handle:  # bounded: the file may grow after the stat
+            raw = handle.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
         return _failed(source, f"cannot read file: {exc.strerror or exc}")
     if len(raw) > MAX_FILE_BYTES:
@@ -206,7 +256,7 @@ def parse_layer(source: Source, text: str) -> Layer:
         line, col = (mark.line + 1, mark.column + 1) if mark else (0, 0)
         return _failed(source, f"invalid YAML: {message}", line, col)
     except yaml.YAMLError as exc:
-        return _failed(source, f"invalid YAML: {exc}")
+        return _failed(source, f"invalid YAML: {reader_error(exc)}", *reader_position(exc, text))
     finally:
         loader.dispose()
     walker = _Walker(source, loader)
@@ -225,6 +275,23 @@ def parse_layer(source: Source, text: str) -> Layer:
         )
     data = walker.check_sections(data)
     return Layer(source, data, walker.marks, tuple(walker.problems))
+
+
+def reader_error(exc: yaml.YAMLError) -> str:
+    """`unacceptable character #x0001: control characters are not allowed`, without the
+    `in "<unicode string>", position 13` that libyaml appends (we give line and column)."""
+    if isinstance(exc, yaml.reader.ReaderError):
+        return f"unacceptable character #x{exc.character:04x}: {exc.reason}"
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
+def reader_position(exc: yaml.YAMLError, text: str) -> tuple[int, int]:
+    """1-based line and column of a reader error's character offset, or (0, 0)."""
+    position = getattr(exc, "position", None)
+    if not isinstance(position, int) or not 0 <= position <= len(text):
+        return 0, 0
+    before = text[:position]
+    return before.count("\n") + 1, position - before.rfind("\n")
 
 
 class _LimitError(Exception):
@@ -290,7 +357,12 @@ class _Walker:
             items = []
             for index, child in enumerate(node.value):
                 self.marks[(*path, index)] = self.mark(child)
-                items.append(self.walk(child, (*path, index), depth + 1))
+                item = self.walk(child, (*path, index), depth + 1)
+                if item is DELETE:
+                    self.problem((*path, index), "!delete removes a key; a list item cannot "
+                                 "be deleted", child, "replace the whole list")
+                    item = None
+                items.append(item)
             return items
         return self.scalar(node, path)
 
@@ -304,7 +376,16 @@ class _Walker:
                 node,
             )
             return str(node.value)
-        value = self.constructor.construct_object(node, deep=True)
+        try:
+            value = self.constructor.construct_object(node, deep=True)
+        except (ValueError, LookupError, TypeError, AttributeError, ArithmeticError,
+                yaml.YAMLError):
+            # `!!int abc`, `!!bool maybe`, an int of more digits than Python converts: the
+            # value is not echoed (it may be a secret).
+            name = node.tag.rsplit(":", 1)[-1]
+            self.problem(path, f"this value cannot be read as !!{name}", node,
+                         "fix it, drop the tag, or quote it to keep it a string")
+            return str(node.value)
         if isinstance(value, float) and not math.isfinite(value):
             self.problem(path, "NaN and infinity have no JSON form", node)
             return str(node.value)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Final, Literal
 
 from .errors import Mark, Problem, did_you_mean
-from .layers import DELETE, Append, Layer, PathKey, Source, render_path
+from .layers import DELETE, MAX_DEPTH, MAX_NODES, Append, Layer, PathKey, Source, render_path
 from .overrides import Override
 
 _MISSING: Final = object()
@@ -51,9 +51,17 @@ class Provenance:
     provenance inside a mutable tree goes stale)."""
 
     writes: dict[PathKey, list[Write]] = field(default_factory=dict)
+    # prefix -> the recorded paths under it, so copying a subtree never scans every write
+    _below: dict[PathKey, dict[PathKey, None]] = field(default_factory=dict, repr=False)
 
     def record(self, path: PathKey, write: Write) -> None:
+        self._index(path)
         self.writes.setdefault(path, []).append(write)
+
+    def _index(self, path: PathKey) -> None:
+        if path not in self._below.get(path, ()):
+            for cut in range(len(path) + 1):
+                self._below.setdefault(path[:cut], {})[path] = None
 
     def chain(self, path: PathKey) -> list[Write]:
         return list(self.writes.get(path, ()))
@@ -62,9 +70,11 @@ class Provenance:
         """A preset copied to `dest` brings the history of every value under `target`."""
         size = len(target)
         where = reference.mark.render() if reference.mark else "?"
-        for path, writes in list(self.writes.items()):
-            if path[:size] == target:
+        for path in list(self._below.get(target, ())):
+            writes = self.writes.get(path)
+            if writes:
                 note = f"as {render_path(path)} via {reference.value} at {where}"
+                self._index(dest + path[size:])
                 self.writes.setdefault(dest + path[size:], []).extend(
                     replace(w, via=note) for w in writes)
 
@@ -113,6 +123,11 @@ class Folder:
     def __init__(self, provenance: Provenance | None = None) -> None:
         self.prov = provenance
         self.problems: list[Problem] = []
+        # Values copied into presets so far: refining N references to an M-value preset
+        # copies N*M values, so the total is capped like a layer's alias expansion.
+        self.copied = 0
+        self._expanded: set[PathKey] = set()  # targets whose presets are all materialized
+        self.presets = 0  # Presets made; with none, there is nothing for expand_presets to do
 
     # -- recording -------------------------------------------------------------------------
     def _record(self, path: PathKey, op: WriteOp, layer: Layer | None, lpath: PathKey, *,
@@ -121,6 +136,8 @@ class Folder:
             return
         mark = layer.marks.get(lpath) if layer is not None else None
         source = layer.source if layer is not None else None
+        if mark is None and layer is not None:  # inside an override's value: the override
+            mark = layer.marks.get(())
         if mark is None and source is not None:
             mark = Mark(source.label)
         self.prov.record(path, Write(op, source, mark, value))
@@ -130,7 +147,8 @@ class Folder:
         tree: dict[str, Any] = {}
         for layer in layers:
             self.combine(tree, layer.data, (), layer, ())
-        self.expand_presets(tree)
+        if self.presets:
+            self.expand_presets(tree)
         return tree
 
     def combine(self, old: Any, new: Any, path: PathKey, layer: Layer | None,
@@ -144,7 +162,11 @@ class Folder:
         if isinstance(new, dict):
             if isinstance(old, dict):
                 self._record(path, "merge", layer, lpath)
+                plain = self.prov is None
                 for key, value in new.items():
+                    if plain and _scalar(value):  # what combine() would return, unrecorded
+                        old[key] = value
+                        continue
                     result = self.combine(old.get(key, _MISSING), value, (*path, key), layer,
                                           (*lpath, key))
                     if result is _MISSING:
@@ -168,6 +190,7 @@ class Folder:
         origin = chain[-1] if chain else Write("reference", None, None, ref)
         target = ref_target(ref)
         assert target is not None
+        self.presets += 1
         return Preset(ref, target, origin, [op])
 
     def _append(self, old: Any, new: Append, path: PathKey, layer: Layer | None,
@@ -234,11 +257,23 @@ class Folder:
 
     def _materialize(self, tree: dict[str, Any], preset: Preset, path: PathKey,
                      stack: tuple[PathKey, ...]) -> Any:
+        if len(stack) > MAX_DEPTH:
+            self.problems.append(Problem(render_path(path), "presets refer to presets more "
+                                         f"than {MAX_DEPTH} levels deep"))
+            return None
         resolved = self._follow(tree, preset.target, (*stack, path))
         if resolved is None:
             base: Any = _MISSING
         else:
             target_path, base = resolved
+            if self.copied <= MAX_NODES:
+                self.copied += _size(base, MAX_NODES - self.copied + 1)
+                if self.copied > MAX_NODES:
+                    self.problems.append(Problem(
+                        render_path(path), f"presets expand to more than {MAX_NODES} values "
+                        "(a reference bomb?); refusing to expand further"))
+            if self.copied > MAX_NODES:
+                return None
             base = copy.deepcopy(base)
             if self.prov is not None:
                 # History reads: writes up to the reference, the preset's own, then refinements.
@@ -277,7 +312,9 @@ class Folder:
                 return None
             nxt = ref_target(value)
             if nxt is None:
-                self._visit(tree, value, target, tuple(seen))
+                if target not in self._expanded:  # once: N references, one walk
+                    self._expanded.add(target)
+                    self._visit(tree, value, target, tuple(seen))
                 return target, value
             target = nxt
 
@@ -302,9 +339,16 @@ class Folder:
                     child = copy.deepcopy(resolved[1])
                     _assign(node, part, child)
             if child is _MISSING and ov.kind in ("add", "force", "append"):
+                if not _assignable(node, part):  # `tools.foo.x` or `tools.9.x` on a list
+                    return self._missing(ov, ov.path[: depth + 1], node)
                 child = {}
                 _assign(node, part, child)
-            if not isinstance(child, dict | list) or child is _MISSING:
+            if child is not _MISSING and not isinstance(child, dict | list):
+                below = render_path(ov.path[depth + 1:])
+                return Problem(render_path(ov.path[: depth + 1]),
+                               f"is {_kind(child)}, so {below} cannot be set inside it", ov.mark,
+                               f"replace it whole: ++{render_path(ov.path[: depth + 1])}=...")
+            if not isinstance(child, dict | list):
                 return self._missing(ov, ov.path[: depth + 1], node)
             node = child
         last = ov.path[-1]
@@ -325,8 +369,7 @@ class Folder:
             result = self.combine(current, Append(ov.value), ov.path, layer, ())
         else:
             result = self.combine(_MISSING, ov.value, ov.path, layer, ())
-        if not isinstance(node, dict | list) or (isinstance(node, list) and not
-                                                  isinstance(last, int)):
+        if not _assignable(node, last):  # a list takes an index up to its length
             return self._missing(ov, ov.path, node)
         _assign(node, last, result)
         return None
@@ -337,6 +380,24 @@ class Folder:
         if ov.kind == "set":
             hint = hint or f"to add it, write +{ov.display}=... (or ++ to add or replace)"
         return Problem(render_path(path), "is not set in this profile", ov.mark, hint)
+
+
+def _size(value: Any, limit: int) -> int:
+    """How many values `value` holds, counting no further than `limit`."""
+    count, stack = 0, [value]
+    while stack and count < limit:
+        node = stack.pop()
+        count += 1
+        if isinstance(node, dict):
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return count
+
+
+def _scalar(value: Any) -> bool:
+    """A layer value that is written as it is: not a mapping, list, append or deletion."""
+    return value is not DELETE and not isinstance(value, dict | list | Append)
 
 
 def _plain(value: Any) -> Any:
@@ -355,7 +416,8 @@ def _kind(value: Any) -> str:
         return "a mapping"
     if isinstance(value, str):
         return "a string"
-    return f"a {type(value).__name__}"
+    names = {bool: "a boolean", int: "an integer", float: "a number", type(None): "null"}
+    return names.get(type(value), f"a {type(value).__name__}")
 
 
 def lookup(tree: Any, path: PathKey) -> Any:
@@ -392,6 +454,14 @@ def _assign(node: Any, part: str | int, value: Any) -> None:
             node.append(value)
         else:
             node[part] = value
+
+
+def _assignable(node: Any, part: str | int) -> bool:
+    """Whether `_assign(node, part, ...)` stores the value: any key of a mapping, an index of
+    a list up to its length (that one appends)."""
+    if isinstance(node, dict):
+        return True
+    return isinstance(node, list) and isinstance(part, int) and 0 <= part <= len(node)
 
 
 def _remove(node: Any, part: str | int) -> None:

@@ -15,7 +15,6 @@ Keys are relative to `run_config` unless they start with a section name.
 
 from __future__ import annotations
 
-import datetime
 import math
 import re
 from collections.abc import Iterable, Mapping
@@ -25,13 +24,26 @@ from typing import Any, Final, Literal
 import yaml
 
 from .errors import Mark, UsageError
-from .layers import SECTIONS, PathKey, Source, is_secret_path
+from .layers import (
+    DELETE,
+    MAX_DEPTH,
+    SECRET_MAPPINGS,
+    SECRET_PATHS,
+    SECTIONS,
+    Append,
+    PathKey,
+    Source,
+    _LimitError,
+    _Walker,
+    is_secret_path,
+    reader_error,
+    reader_position,
+)
 
 OverrideKind = Literal["set", "add", "force", "delete", "append"]
 
 ENV_PREFIX: Final = "REALTIME_PROFILES__"
 _SEGMENT: Final = re.compile(r"[A-Za-z0-9_-]+\Z")
-_REFUSED_TAGS: Final = (":binary", ":set", ":omap", ":pairs", ":merge")
 _COMMAND_LINE: Final = Source("override", "command line", tracked=False)
 
 
@@ -60,6 +72,8 @@ def parse_key(key: str, text: str) -> PathKey:
     if not key:
         raise _syntax(text, 0, "missing key")
     segments = re.sub(r"\[(\d+)\]", r".\1", key).split(".")
+    if len(segments) > MAX_DEPTH:
+        raise _syntax(text, 0, f"key nested deeper than {MAX_DEPTH} levels")
     parts: list[str | int] = []
     offset = text.index(key) if key in text else 0
     for segment in segments:
@@ -74,63 +88,93 @@ def parse_key(key: str, text: str) -> PathKey:
 
 
 def parse_value(raw: str, text: str, offset: int) -> Any:
-    """YAML-typed value: `true` is a bool, `'true'` a string, `` (nothing) an empty string."""
+    """YAML-typed value: `true` is a bool, `'true'` a string, `` (nothing) an empty string.
+
+    Read by the same walk as layer files, so the same rules hold: safe tags only, string keys,
+    no duplicate keys, bounded alias expansion and depth, dates kept as text.
+    """
     if raw == "":
         return ""
+    loader = yaml.CSafeLoader(raw) if hasattr(yaml, "CSafeLoader") else yaml.SafeLoader(raw)
     try:
-        loader = yaml.CSafeLoader(raw) if hasattr(yaml, "CSafeLoader") else yaml.SafeLoader(raw)
-        try:
-            node = loader.get_single_node()
-            if node is None:
-                return None
-            _check_plain(node, text, offset)
-            return _jsonable(loader.construct_document(node), text, offset)
-        finally:
-            loader.dispose()
+        node = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
         column = exc.problem_mark.column if exc.problem_mark else 0
         raise _syntax(text, offset + column, f"invalid value: {exc.problem}") from None
-
-
-def _check_plain(node: yaml.Node, text: str, offset: int) -> None:
-    allowed = "tag:yaml.org,2002:"
-    if not node.tag.startswith(allowed) or node.tag.endswith(_REFUSED_TAGS):
-        raise _syntax(text, offset, f"tag {node.tag} is not allowed in a value")
-    children: Iterable[Any] = ()
-    if isinstance(node, yaml.SequenceNode):
-        children = node.value
-    elif isinstance(node, yaml.MappingNode):
-        children = [n for pair in node.value for n in pair]
-    for child in children:
-        _check_plain(child, text, offset)
-
-
-def _jsonable(value: Any, text: str, offset: int) -> Any:
-    """Dates stay text (JSON has none); NaN and infinity are refused."""
-    if isinstance(value, dict):
-        return {k: _jsonable(v, text, offset) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_jsonable(v, text, offset) for v in value]
-    if isinstance(value, datetime.date):
-        return value.isoformat()
-    if isinstance(value, float) and not math.isfinite(value):
-        raise _syntax(text, offset, "NaN and infinity have no JSON form")
+    except yaml.YAMLError as exc:  # the reader's: control characters, bad encoding
+        line, column = reader_position(exc, raw)
+        raise _syntax(text, offset + max(column - 1, 0) * (line == 1),
+                      f"invalid value: {reader_error(exc)}") from None
+    finally:
+        loader.dispose()
+    if node is None:
+        return None
+    walker = _Walker(_VALUE_SOURCE, loader)
+    try:
+        value = walker.walk(node, (), 0)
+    except _LimitError as exc:
+        walker.problems.insert(0, exc.problem)
+    problem = walker.problems[0] if walker.problems else None
+    if problem is None and _has_marker(value):
+        raise _syntax(text, offset, "!delete and `key+:` belong in layer files (here: ~key, "
+                                    "key+=[...])")
+    if problem is not None:
+        mark = problem.mark
+        column = mark.column - 1 if mark is not None and mark.line == 1 else 0
+        message = f"{problem.path}: {problem.message}" if problem.path else problem.message
+        raise _syntax(text, offset + column, message)
     return value
+
+
+_VALUE_SOURCE: Final = Source("override", "value", tracked=False)
+
+
+def _has_marker(value: Any) -> bool:
+    if value is DELETE or isinstance(value, Append):
+        return True
+    if isinstance(value, dict):
+        return any(_has_marker(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_marker(v) for v in value)
+    return False
 
 
 def _syntax(text: str, column: int, message: str) -> UsageError:
     """packaging-style error: the override, then a caret under the offending column."""
+    shown = _redact(text)
+    if shown != text:
+        column = min(column, len(shown) - 3)
     caret = " " * (len("  ") + max(column, 0)) + "^"
-    return UsageError(f"invalid override {text!r}: {message}\n  {text}\n{caret}")
+    return UsageError(f"invalid override {shown!r}: {message}\n  {shown}\n{caret}")
+
+
+def _redact(text: str) -> str:
+    """The override as an error shows it: a value that may be a secret becomes `***`.
+
+    Decided on the raw key (it may not parse): anything naming api_key or headers, or
+    model_config itself.
+    """
+    if "=" not in text:
+        return text
+    key = text.split("=", 1)[0]
+    bare = key.lower().lstrip("+~").rstrip("+")
+    secret = "api_key" in bare or "headers" in bare or bare == "model_config"
+    return f"{key}=***" if secret else text
 
 
 def _mark(source: Source, text: str, path: PathKey) -> Mark:
     """Where an override came from; the value of a secret is never part of it."""
     if source.kind != "override":
         return Mark(source.label)
-    if is_secret_path(path) and "=" in text:
+    if "=" in text and _holds_secret(path):
         text = text.split("=", 1)[0] + "=***"
     return Mark(f"{source.label}: {text}")
+
+
+def _holds_secret(path: PathKey) -> bool:
+    """A secret, or a mapping a secret lies in (`++model_config={api_key: ...}`)."""
+    return is_secret_path(path) or any(
+        s[: len(path)] == path for s in (*SECRET_PATHS, *SECRET_MAPPINGS))
 
 
 def parse_override(text: str, source: Source = _COMMAND_LINE) -> Override:
@@ -155,7 +199,7 @@ def parse_override(text: str, source: Source = _COMMAND_LINE) -> Override:
             raise _syntax(text, offset + len(key) - 1, "`+=` cannot be combined with + or ++")
         kind, key = "append", key[:-1]
     path = parse_key(key, text)
-    if is_secret_path(path):  # a syntax error must not echo the secret either
+    if _holds_secret(path):  # a syntax error must not echo the secret either
         try:
             value = parse_value(raw, text, 0)
         except UsageError:
@@ -194,7 +238,7 @@ def env_overrides(environ: Mapping[str, str]) -> list[Override]:
         key = ".".join(segments)
         text = f"{name}={environ[name]}"
         try:
-            path = parse_key(key, text)
+            path = parse_key(key, name)  # the value is not shown: it may be a secret
             value = parse_value(environ[name], text, len(name) + 1)
         except UsageError as exc:
             raise UsageError(f"environment variable {name}: {exc.message}") from None
@@ -203,12 +247,40 @@ def env_overrides(environ: Mapping[str, str]) -> list[Override]:
 
 
 def format_override(path: PathKey, value: Any, kind: OverrideKind = "force") -> str:
-    """The override text that sets `path` to `value` (JSON is valid YAML flow)."""
-    import json
-
+    """The override text that sets `path` to `value`; `parse_override` reads it back as
+    exactly `path` and `value` (a property test holds the two inverse)."""
     key = ".".join(str(p) for p in path)
     prefix = {"set": "", "add": "+", "force": "++", "append": "", "delete": "~"}[kind]
     if kind == "delete":
         return f"~{key}"
     op = "+=" if kind == "append" else "="
-    return f"{prefix}{key}{op}{json.dumps(value)}"
+    return f"{prefix}{key}{op}{_flow(value)}"
+
+
+def _flow(value: Any) -> str:
+    """YAML flow text for JSON data: `json.dumps`, except where JSON is not YAML 1.1 (`1e+16`
+    needs a dot to be a float; see `_NOT_PRINTABLE` for strings)."""
+    import json
+
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_flow(str(k))}: {_flow(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_flow(v) for v in value) + "]"
+    if isinstance(value, float) and math.isfinite(value):
+        text = repr(value)
+        if "." not in text:
+            text = text.replace("e", ".0e") if "e" in text else text + ".0"
+        return text
+    if isinstance(value, str):
+        return _NOT_PRINTABLE.sub(_escape, json.dumps(value, ensure_ascii=False))
+    return json.dumps(value)
+
+
+# YAML refuses raw control characters and reads raw NEL, LS and PS as line breaks, and JSON's
+# surrogate pairs are not YAML escapes: everything but printable ASCII becomes \\u or \\U.
+_NOT_PRINTABLE: Final = re.compile(r"[^\x20-\x7e]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"

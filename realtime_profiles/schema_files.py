@@ -12,7 +12,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from .errors import UsageError
+from .errors import ProfileError, UsageError
 from .fsutil import atomic_write
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -71,7 +71,11 @@ def write(layer: bool, output: str | None, root: str) -> list[str]:
     text = dumps(layer_schema if layer else document)
     lines = []
     for target in _targets(layer, output, root):
-        atomic_write(target, text)
+        try:
+            atomic_write(target, text)
+        except OSError as exc:  # disk full, read-only, a directory: the old file is intact
+            raise ProfileError(f"cannot write {target}: {exc.strerror or exc} (the file is "
+                               "unchanged)") from None
         lines.append(f"wrote {target}")
     return lines
 
@@ -100,7 +104,12 @@ def check(layer: bool, output: str | None, root: str) -> Report:
             report.lines.append(f"{target}: missing (run: realtime-profiles schema --write"
                                 f"{' --layer' if layer else ''})")
             continue
-        actual = target.read_text("utf-8")
+        try:
+            actual = target.read_text("utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            report.drift = True
+            report.lines.append(f"{target}: cannot be read ({exc})")
+            continue
         if actual == expected:
             report.lines.append(f"{target}: up to date with openai-agents "
                                 f"{sdk_schema.sdk_version()}")

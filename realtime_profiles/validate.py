@@ -15,13 +15,15 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
-from typing import Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError
+if TYPE_CHECKING:  # jsonschema is imported when a document is not certainly valid
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import ValidationError
 
 from .errors import Mark, Problem, Severity, did_you_mean
-from .layers import PathKey, render_path, secret_paths
+from .fastschema import compile_check
+from .layers import SECRET_MAPPINGS, PathKey, render_path, secret_paths
 
 
 class Locate(Protocol):
@@ -64,19 +66,35 @@ class DocumentValidator:
 
     def __init__(self, schema: Mapping[str, Any]) -> None:
         self.schema = schema
-        self._validator = Draft202012Validator(schema)
+        self._jsonschema: Draft202012Validator | None = None
         self.index = _index(schema)
+        # "Certainly valid?" compiled once; jsonschema judges and words every error, and is
+        # only imported (about 60 ms) when a document is not certainly valid. Its validator
+        # is built with the defaults below: no format checker.
+        self._certainly_valid = compile_check(schema, format_checker=None)
+
+    @property
+    def _validator(self) -> Draft202012Validator:
+        if self._jsonschema is None:  # two threads may both build one: equal, harmless
+            from jsonschema import Draft202012Validator
+
+            self._jsonschema = Draft202012Validator(self.schema)
+        return self._jsonschema
 
     def is_valid(self, document: Mapping[str, Any]) -> bool:
+        if self._certainly_valid is not None and self._certainly_valid(document):
+            return True
         return bool(self._validator.is_valid(document))
 
     def problems(self, document: Mapping[str, Any], locate: Locate,
                  strict: bool = False) -> list[Problem]:
         """Every schema error and open-enum warning in `document`."""
-        secrets = {path for path, _ in secret_paths(dict(document))}
+        # Secret values, and the headers mapping itself: an error never shows one.
+        secrets = {path for path, _ in secret_paths(dict(document))} | set(SECRET_MAPPINGS)
         found: list[Problem] = []
-        for error in self._validator.iter_errors(document):
-            found.extend(_convert(error, locate, secrets, self.index))
+        if self._certainly_valid is None or not self._certainly_valid(document):
+            for error in self._validator.iter_errors(document):
+                found.extend(_convert(error, locate, secrets, self.index))
         warning: Severity = "error" if strict else "warning"
         found.extend(self._open_enum_problems(document, locate, warning))
         return found
@@ -177,6 +195,11 @@ def _kind_of(value: Any) -> str:
     return _JSON_TYPES.get(type(value), type(value).__name__)
 
 
+def _secret(path: PathKey, secrets: set[PathKey]) -> bool:
+    """A secret's path, or a path inside one (`api_key: [sk-...]` errors at api_key[0])."""
+    return any(path[: len(s)] == s for s in secrets)
+
+
 def _convert(error: ValidationError, locate: Locate, secrets: set[PathKey],
              index: SchemaIndex) -> Iterator[Problem]:
     path = _path(error)
@@ -196,6 +219,9 @@ def _convert(error: ValidationError, locate: Locate, secrets: set[PathKey],
             if key in allowed:
                 continue
             mark, via = locate((*path, key), key=True)
+            if _secret(path, secrets):  # `api_key: {sk-...: 1}`: the key may be the secret
+                yield Problem(render_path((*path, "***")), "unknown key", mark, None, "error", via)
+                continue
             yield Problem(render_path((*path, key)), "unknown key",
                           mark, _key_hint(key, path, allowed, index), "error", via)
         return
@@ -210,11 +236,11 @@ def _convert(error: ValidationError, locate: Locate, secrets: set[PathKey],
         options = [str(o) for b in spec if isinstance(b, dict)
                    for o in b.get("enum", ())]
         hint = did_you_mean(instance, options) \
-            if isinstance(instance, str) and path not in secrets else None
+            if isinstance(instance, str) and not _secret(path, secrets) else None
         yield at(path, f"expected {expected}, got {_kind_of(instance)} "
-                 f"{_describe(instance, path in secrets)}", hint)
+                 f"{_describe(instance, _secret(path, secrets))}", hint)
         return
-    secret = path in secrets
+    secret = _secret(path, secrets)
     value = _describe(instance, secret)
     if kind == "type":
         expected = spec

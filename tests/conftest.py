@@ -2,13 +2,48 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import textwrap
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 Tree = Callable[[Mapping[str, str]], Path]
+
+# Property tests: "default" keeps the suite fast and the same on every run; "fuzz" is the
+# long run that docs/security.md describes (HYPOTHESIS_PROFILE=fuzz python -m pytest ...).
+settings.register_profile("default", max_examples=60, deadline=None, derandomize=True,
+                          database=None, print_blob=True,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("fuzz", max_examples=int(os.environ.get("FUZZ_EXAMPLES", "3000")),
+                          deadline=None, print_blob=True,
+                          suppress_health_check=[HealthCheck.too_slow,
+                                                 HealthCheck.data_too_large])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
+
+class Hang(BaseException):
+    """A call ran past its deadline (not an Exception: nothing in the package may catch it)."""
+
+
+@contextlib.contextmanager
+def deadline(seconds: float) -> Iterator[None]:
+    """Fail, instead of hanging the suite, when the body runs longer than `seconds`."""
+
+    def expire(signum: int, frame: object) -> None:
+        raise Hang(f"no result after {seconds}s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def write_tree(root: Path, files: Mapping[str, str]) -> Path:

@@ -1,0 +1,224 @@
+"""A fast yes-or-don't-know validity check, compiled once from a JSON Schema.
+
+jsonschema stays the validator that defines validity and writes every error message; this
+module only answers "is this document certainly valid?" so that the common case, a valid
+profile, skips jsonschema's generic machinery (its `descend`/`evolve`/`$ref` resolution per
+node was a third of `validate`'s time). A `False` answer means "run jsonschema", never "invalid",
+so the check only has to be sound: whenever it says valid, jsonschema agrees. A property test
+(tests/test_fast_paths.py) holds the two equal on random documents.
+
+The compiler knows the keywords the packaged schema uses, with jsonschema's semantics for each
+(type rules where `True` is not an integer and `1.0` is, `equal` for const and enum, `re.search`
+for pattern, code points for minLength); for any other keyword, a remote `$ref` or a format
+checker it gives up (`compile_check` returns None) and jsonschema does everything.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from typing import Any, Final
+
+Check = Callable[[Any], bool]
+
+# Keywords that never affect validity (format too, when no format checker is configured).
+_ANNOTATIONS: Final = frozenset({
+    "$schema", "$id", "$defs", "$comment", "title", "description", "default", "examples",
+    "deprecated", "readOnly", "writeOnly",
+})
+_JSON_SCALARS: Final = (str, int, float, bool, type(None))
+
+
+class Unsupported(Exception):
+    """The schema uses something this compiler does not model; use jsonschema alone."""
+
+
+def compile_check(schema: Mapping[str, Any], *, format_checker: object = None) -> Check | None:
+    """A function `document -> bool` (True only if jsonschema would find no error), or None."""
+    try:
+        return _Compiler(schema, format_checker is None).compile(schema)
+    except Unsupported:
+        return None
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _type_check(name: str) -> Check:
+    if name == "object":
+        return lambda v: isinstance(v, dict)
+    if name == "array":
+        return lambda v: isinstance(v, list)
+    if name == "string":
+        return lambda v: isinstance(v, str)
+    if name == "boolean":
+        return lambda v: isinstance(v, bool)
+    if name == "null":
+        return lambda v: v is None
+    if name == "number":
+        return _is_number
+    if name == "integer":
+        return lambda v: (isinstance(v, int) and not isinstance(v, bool)) or (
+            isinstance(v, float) and v.is_integer())
+    raise Unsupported(f"type {name!r}")
+
+
+def _equal(one: Any, two: Any) -> bool:
+    """jsonschema's `equal` for JSON values: booleans are not numbers, 1 == 1.0."""
+    if one is two:
+        return True
+    if isinstance(one, str) or isinstance(two, str):
+        return bool(one == two)
+    if isinstance(one, list) and isinstance(two, list):
+        return len(one) == len(two) and all(_equal(a, b) for a, b in zip(one, two, strict=True))
+    if isinstance(one, dict) and isinstance(two, dict):
+        return len(one) == len(two) and all(k in two and _equal(v, two[k])
+                                            for k, v in one.items())
+    if isinstance(one, bool) or isinstance(two, bool):
+        return one is two
+    return bool(one == two)
+
+
+def _json_like(value: Any) -> bool:
+    """Only plain JSON data is judged here; anything else goes to jsonschema."""
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _json_like(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_json_like(v) for v in value)
+    return isinstance(value, _JSON_SCALARS)
+
+
+class _Compiler:
+    def __init__(self, root: Mapping[str, Any], formats_off: bool) -> None:
+        self.root = root
+        self.formats_off = formats_off
+        self.refs: dict[str, list[Check]] = {}
+
+    def compile(self, schema: Mapping[str, Any]) -> Check:
+        inner = self.node(schema)
+
+        def check(document: Any) -> bool:
+            return _json_like(document) and inner(document)
+
+        return check
+
+    def ref(self, ref: str) -> Check:
+        base = self.root.get("$id")
+        if isinstance(base, str) and ref.startswith(base + "#/"):
+            ref = ref[len(base):]  # absolute form of a local reference
+        if not ref.startswith("#/"):
+            raise Unsupported(f"$ref {ref!r}")
+        cell = self.refs.get(ref)
+        if cell is None:
+            cell = self.refs[ref] = []
+            target: Any = self.root
+            for escaped in ref[2:].split("/"):
+                part = escaped.replace("~1", "/").replace("~0", "~")
+                if not isinstance(target, Mapping) or part not in target:
+                    raise Unsupported(f"$ref {ref!r} points to nothing")
+                target = target[part]
+            cell.append(self.node(target))
+
+        def follow(value: Any) -> bool:
+            return cell[0](value)
+
+        return follow
+
+    def node(self, schema: Any) -> Check:
+        if schema is True:
+            return lambda v: True
+        if schema is False:
+            return lambda v: False
+        if not isinstance(schema, Mapping):
+            raise Unsupported("a schema that is not an object")
+        checks: list[Check] = []
+        for key, spec in schema.items():
+            if key in _ANNOTATIONS or key.startswith("x-"):
+                continue
+            if key == "format" and self.formats_off:
+                continue
+            if key in ("properties", "additionalProperties", "required"):
+                continue  # compiled together below
+            checks.append(self.keyword(key, spec))
+        if any(k in schema for k in ("properties", "additionalProperties", "required")):
+            checks.append(self.object_check(schema))
+        if not checks:
+            return lambda v: True
+        if len(checks) == 1:
+            return checks[0]
+        frozen = tuple(checks)
+
+        def all_of(value: Any) -> bool:
+            for check in frozen:  # noqa: SIM110 - no generator per node on the hot path
+                if not check(value):
+                    return False
+            return True
+
+        return all_of
+
+    def keyword(self, key: str, spec: Any) -> Check:
+        if key == "$ref":
+            return self.ref(spec)
+        if key == "type":
+            names = [spec] if isinstance(spec, str) else list(spec)
+            tests = tuple(_type_check(n) for n in names)
+            if len(tests) == 1:
+                return tests[0]
+            return lambda v: any(t(v) for t in tests)
+        if key == "anyOf":
+            branches = tuple(self.node(s) for s in spec)
+            return lambda v: any(b(v) for b in branches)
+        if key == "enum":
+            options = list(spec)
+            strings = frozenset(o for o in options if isinstance(o, str))
+            if len(strings) == len(options):
+                return lambda v: isinstance(v, str) and v in strings
+            return lambda v: any(_equal(o, v) for o in options)
+        if key == "const":
+            return lambda v: _equal(v, spec)
+        if key == "items":
+            item = self.node(spec)
+            return lambda v: not isinstance(v, list) or all(item(i) for i in v)
+        if key == "minimum":
+            return lambda v: not _is_number(v) or not v < spec
+        if key == "maximum":
+            return lambda v: not _is_number(v) or not v > spec
+        if key == "minLength":
+            return lambda v: not isinstance(v, str) or len(v) >= spec
+        if key == "maxItems":
+            return lambda v: not isinstance(v, list) or len(v) <= spec
+        if key == "pattern":
+            regex = re.compile(spec)
+            return lambda v: not isinstance(v, str) or regex.search(v) is not None
+        if key == "uniqueItems":
+            if not spec:
+                return lambda v: True
+            # Exact for lists of strings (the realistic case); anything else is left to
+            # jsonschema, whose `uniq` has its own rules for mixed and nested items.
+            return lambda v: not isinstance(v, list) or (
+                all(isinstance(i, str) for i in v) and len(set(v)) == len(v))
+        raise Unsupported(f"keyword {key!r}")
+
+    def object_check(self, schema: Mapping[str, Any]) -> Check:
+        if "patternProperties" in schema:
+            raise Unsupported("patternProperties")
+        properties = {k: self.node(s) for k, s in schema.get("properties", {}).items()}
+        extra_spec = schema.get("additionalProperties", True)
+        extra: Check | None = None if extra_spec is True else self.node(extra_spec)
+        closed = extra_spec is False
+        required = tuple(schema.get("required", ()))
+
+        def check(value: Any) -> bool:
+            if not isinstance(value, dict):
+                return True
+            for key, item in value.items():
+                sub = properties.get(key)
+                if sub is not None:
+                    if not sub(item):
+                        return False
+                elif closed or (extra is not None and not extra(item)):
+                    return False
+            return all(name in value for name in required)
+
+        return check
