@@ -230,7 +230,7 @@ def _cmd_list(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     print(f"root: {tree.root}", file=out)
     print("agents: " + (", ".join(tree.agents) or "(none)"), file=out)
     print("environments: " + (", ".join(tree.envs) or "(none)"), file=out)
-    pairs = [f"{a}@{e}" for a, e in tree.agent_envs]
+    pairs = [f"{a}@{e}" for a, e in tree.agent_envs()]
     print("agent@env files: " + (", ".join(pairs) or "(none)"), file=out)
     return EXIT_OK
 

@@ -99,12 +99,11 @@ def check_name(kind: str, name: str) -> None:
 
 @dataclass(frozen=True, slots=True)
 class Tree:
-    """What a profile root holds: the agent and environment names, and agent@env files."""
+    """What a profile root holds: the agent and environment names."""
 
     root: Path
     agents: tuple[str, ...]
     envs: tuple[str, ...]
-    agent_envs: tuple[tuple[str, str], ...]
     # Membership in O(1): a tree of a thousand agents is checked once per load.
     _names: frozenset[tuple[str, str]] = field(init=False, repr=False, compare=False)
 
@@ -118,32 +117,46 @@ class Tree:
     def has_env(self, name: str) -> bool:
         return ("env", name) in self._names
 
+    def agent_envs(self) -> tuple[tuple[str, str], ...]:
+        """The agent@env files, (agent, env) sorted. Listed on demand (one directory read per
+        agent folder): loading needs only the names."""
+        pairs: list[tuple[str, str]] = []
+        for agent in self.agents:
+            folder = os.path.join(self.root, "agents", agent)  # noqa: PTH118
+            pairs.extend((agent, env) for env in _yaml_names(folder, dirs=False))
+        return tuple(sorted(pairs))
+
+
+def _yaml_names(folder: str, *, dirs: bool) -> set[str]:
+    """Valid names of `*.yaml` files in `folder` (and of sub-folders when `dirs`), read with
+    one `scandir` (no stat per entry on file systems that report entry types)."""
+    names: set[str] = set()
+    try:
+        entries = os.scandir(folder)
+    except (FileNotFoundError, NotADirectoryError):
+        return names
+    with entries:
+        for entry in entries:
+            try:
+                if entry.name.endswith(".yaml") and entry.is_file():
+                    stem = entry.name[:-5]
+                    if NAME_PATTERN.match(stem):
+                        names.add(stem)
+                elif dirs and entry.is_dir() and NAME_PATTERN.match(entry.name):
+                    names.add(entry.name)
+            except OSError:
+                continue
+    return names
+
 
 def scan(root: Path) -> Tree:
     """List agents (files or folders under agents/) and environments (files under env/)."""
     if not root.is_dir():
         raise UsageError(f"profile root {str(root)!r} is not a directory (set --root or "
                          "REALTIME_PROFILES_ROOT)")
-    agents_dir, env_dir = root / "agents", root / "env"
-    agents: set[str] = set()
-    pairs: set[tuple[str, str]] = set()
-    if agents_dir.is_dir():
-        for entry in agents_dir.iterdir():
-            if entry.is_file() and entry.suffix == ".yaml" and NAME_PATTERN.match(entry.stem):
-                agents.add(entry.stem)
-            elif entry.is_dir() and NAME_PATTERN.match(entry.name):
-                agents.add(entry.name)
-                pairs.update(
-                    (entry.name, sub.stem)
-                    for sub in entry.glob("*.yaml")
-                    if NAME_PATTERN.match(sub.stem)
-                )
-    envs: set[str] = set()
-    if env_dir.is_dir():
-        envs = {
-            e.stem for e in env_dir.glob("*.yaml") if e.is_file() and NAME_PATTERN.match(e.stem)
-        }
-    return Tree(root, tuple(sorted(agents)), tuple(sorted(envs)), tuple(sorted(pairs)))
+    agents = _yaml_names(os.path.join(root, "agents"), dirs=True)  # noqa: PTH118
+    envs = _yaml_names(os.path.join(root, "env"), dirs=False)  # noqa: PTH118
+    return Tree(root, tuple(sorted(agents)), tuple(sorted(envs)))
 
 
 def layer_files(

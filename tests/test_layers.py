@@ -170,7 +170,7 @@ def test_discovery_and_layer_order(tmp_path: Path) -> None:
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         (root / rel).write_text("{}\n")
     tree = scan(root)
-    assert (tree.agents, tree.envs, tree.agent_envs) == (("a", "b"), ("dev", "prod"),
+    assert (tree.agents, tree.envs, tree.agent_envs()) == (("a", "b"), ("dev", "prod"),
                                                          (("b", "prod"),))
     kinds = [s.kind for s, _ in layer_files(tree, "b", "prod")]
     assert kinds == ["base", "env", "agent@env", "local"]
