@@ -219,17 +219,7 @@ class Interpolator:
             return self._node(target, path, text)
         pieces = simple_pieces(text) if self.fast_path else None
         if pieces is not None:
-            try:
-                value = self._evaluate(pieces, path, text)
-            except _Failed:
-                raise
-            except Exception as exc:  # noqa: BLE001 - as below: a resolver's own failure
-                self._problem(path, f"cannot resolve {text!r}: {_first_line(exc)}")
-                raise _Failed from None
-            if isinstance(value, str) and len(value) > MAX_RESULT_CHARS:
-                self._problem(path, f"interpolation result is over {MAX_RESULT_CHARS} characters")
-                raise _Failed
-            return value
+            return self._guarded(lambda: self._evaluate(pieces, path, text), path, text)
         try:
             tree = self.parse(text)
         except Exception as exc:  # noqa: BLE001 - the grammar's errors have no common base
@@ -248,8 +238,13 @@ class Interpolator:
             return self._call(name, args, path, text)
 
         visitor = GrammarVisitor(node_callback, resolver_callback, memo=None)
+        return self._guarded(lambda: visitor.visit(tree), path, text)
+
+    def _guarded(self, evaluate: Callable[[], Any], path: PathKey, text: str) -> Any:
+        """Run one evaluation (fast path or OmegaConf's visitor): a resolver's own failure
+        becomes a located problem, and a runaway result is refused."""
         try:
-            value = visitor.visit(tree)
+            value = evaluate()
         except _Failed:
             raise
         except Exception as exc:  # noqa: BLE001 - a resolver or the visitor; reported, located

@@ -20,6 +20,7 @@ from typing import Any, Final, Literal
 import yaml
 
 from .errors import Mark, Problem, UsageError, did_you_mean
+from .fsutil import MISSING, mode_without_links
 
 SECTIONS: Final = ("vars", "run_config", "model_config", "start_messages", "client_messages")
 LIST_SECTIONS: Final = ("start_messages", "client_messages")
@@ -211,18 +212,11 @@ def _plain_file(root: Path, parts: tuple[str, ...]) -> Path | Literal[False] | N
     only resolving can tell (a link on the way, or an unusual error). One lstat per component
     below the root instead of resolving both paths from `/` for every layer of every load.
     The names in `parts` are checked (`check_name`): never `.`, `..` or containing a `/`."""
-    current = os.fspath(root)
-    mode = 0
-    for part in parts:
-        current = os.path.join(current, part)  # noqa: PTH118 - strings: this runs per load
-        try:
-            mode = os.lstat(current).st_mode
-        except FileNotFoundError:
-            return None  # what is_file() says, with no link on the way
-        except (OSError, ValueError):
-            return False
-        if stat.S_ISLNK(mode):
-            return False
+    mode = mode_without_links(os.fspath(root), parts)
+    if mode == MISSING:
+        return None  # what is_file() says, with no link on the way
+    if mode is None:
+        return False
     return root.joinpath(*parts) if stat.S_ISREG(mode) else None
 
 

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
+from .fsutil import MISSING, mode_without_links
+
 MAX_PROMPT_BYTES: Final = 256 * 1024
 
 Resolver = Callable[..., Any]
@@ -116,16 +118,10 @@ def _plain_read(root: Path, relative: str) -> str | None:
     parts = relative.split("/")
     if os.sep != "/" or any(part in ("", ".", "..") for part in parts):
         return None
-    current = os.fspath(root)
-    mode = 0
-    for part in parts:
-        current = os.path.join(current, part)  # noqa: PTH118 - strings: this runs per load
-        try:
-            mode = os.lstat(current).st_mode
-        except (OSError, ValueError):
-            return None
-        if stat.S_ISLNK(mode):
-            return None
+    current = os.path.join(os.fspath(root), *parts)  # noqa: PTH118
+    mode = mode_without_links(os.fspath(root), parts)
+    if mode is None or mode == MISSING:
+        return None
     if not stat.S_ISREG(mode):
         return None
     try:
