@@ -188,6 +188,8 @@ class _Compiler:
             return lambda v: not isinstance(v, str) or len(v) >= spec
         if key == "maxItems":
             return lambda v: not isinstance(v, list) or len(v) <= spec
+        if key == "minItems":
+            return lambda v: not isinstance(v, list) or len(v) >= spec
         if key == "pattern":
             regex = re.compile(spec)
             return lambda v: not isinstance(v, str) or regex.search(v) is not None

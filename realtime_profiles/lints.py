@@ -28,23 +28,25 @@ MODEL: Final[PathKey] = ("model_config", "initial_model_settings")
 # run config's settings are copied, and before initial_model_settings are applied.
 AGENT_OWNED: Final = ("instructions", "tools", "handoffs", "prompt")
 
-# OpenAIRealtimeWebSocketModel._get_session_config reads the `audio.*` form first and falls
-# back to the flat key only when the nested one is absent.
-AUDIO_TWINS: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
-    ("voice", ("audio", "output", "voice")),
-    ("speed", ("audio", "output", "speed")),
-    ("output_audio_format", ("audio", "output", "format")),
-    ("input_audio_format", ("audio", "input", "format")),
-    ("input_audio_transcription", ("audio", "input", "transcription")),
-    ("input_audio_noise_reduction", ("audio", "input", "noise_reduction")),
-    ("turn_detection", ("audio", "input", "turn_detection")),
+# OpenAIRealtimeWebSocketModel._get_session_config reads the `audio.*` form first. For
+# voice and formats a null `audio.*` value falls back to the flat key (`x or flat`); for the
+# others the nested key wins as soon as it is present, even as null (`"key" in audio.*`).
+AUDIO_TWINS: Final[tuple[tuple[str, tuple[str, ...], bool], ...]] = (
+    ("voice", ("audio", "output", "voice"), False),
+    ("output_audio_format", ("audio", "output", "format"), False),
+    ("input_audio_format", ("audio", "input", "format"), False),
+    ("speed", ("audio", "output", "speed"), True),
+    ("input_audio_transcription", ("audio", "input", "transcription"), True),
+    ("input_audio_noise_reduction", ("audio", "input", "noise_reduction"), True),
+    ("turn_detection", ("audio", "input", "turn_detection"), True),
 )
+_ABSENT: Final = object()
 
 
-def _at(doc: Any, path: PathKey) -> Any:
+def _at(doc: Any, path: PathKey, missing: Any = None) -> Any:
     for key in path:
         if not isinstance(doc, Mapping) or key not in doc:
-            return None
+            return missing
         doc = doc[key]
     return doc
 
@@ -74,17 +76,19 @@ def agent_owned_settings(doc: Mapping[str, Any]) -> Iterator[Finding]:
     for key in AGENT_OWNED:
         if key not in settings:
             continue
+        # initial_model_settings is applied after the agent for the first session.update
+        # only; a handoff or update_agent rebuilds from the agent (session.py).
+        where = (f"set it on the RealtimeAgent, or in model_config.initial_model_settings.{key} "
+                 f"(applied after the agent when the session starts; a handoff or update_agent "
+                 f"later applies the agent's own)")
         if key == "prompt":  # replaced only when the agent has a prompt of its own
             yield ((*RUN, key),
                    "is replaced by the agent's prompt whenever the RealtimeAgent sets one",
-                   "move it to model_config.initial_model_settings.prompt (applied after the "
-                   "agent) so the profile decides")
+                   where)
         else:
             yield ((*RUN, key),
                    f"has no effect: the SDK replaces run_config.model_settings.{key} with the "
-                   f"agent's {key} when the session starts",
-                   f"move it to model_config.initial_model_settings.{key} (applied after the "
-                   f"agent) or set it on the RealtimeAgent")
+                   f"agent's {key} when the session starts", where)
 
 
 def shallow_merge_loss(doc: Mapping[str, Any]) -> Iterator[Finding]:
@@ -108,48 +112,96 @@ def shallow_merge_loss(doc: Mapping[str, Any]) -> Iterator[Finding]:
 
 def turn_detection_without_type(doc: Mapping[str, Any]) -> Iterator[Finding]:
     """Without `type` the SDK's session.update model (a union discriminated by `type`) fails
-    to build, so the session dies at connect time: an error, not a warning."""
-    for prefix, settings in _settings(doc):
-        for path in (("turn_detection",), ("audio", "input", "turn_detection")):
-            value = _at(settings, path)
-            if isinstance(value, Mapping) and "type" not in value:
-                yield ((*prefix, *path),
-                       "has no `type`: the SDK cannot build its session.update from it and the "
-                       "session fails when it connects (pydantic: turn_detection.type "
-                       "Field required)",
-                       "add type: semantic_vad or type: server_vad", "error")
+    to build, so the session dies at connect time: an error, not a warning. Only the value
+    the SDK actually sends counts: the merged settings, `audio.input.*` before the flat key."""
+    effective = _effective(doc)
+    audio = effective.get("audio")
+    found: tuple[PathKey, Any] | None = None
+    if audio is not None and isinstance(audio[1], Mapping):
+        nested = _at(audio[1], ("input", "turn_detection"), _ABSENT)
+        if nested is not _ABSENT:
+            found = ((*audio[0], "audio", "input", "turn_detection"), nested)
+    if found is None and "turn_detection" in effective:
+        prefix, value = effective["turn_detection"]
+        found = ((*prefix, "turn_detection"), value)
+    if found is not None and isinstance(found[1], Mapping) and "type" not in found[1]:
+        yield (found[0],
+               "has no `type`: the SDK cannot build its session.update from it and the "
+               "session fails when it connects (pydantic: turn_detection.type Field required)",
+               "add type: semantic_vad or type: server_vad", "error")
 
 
 def tracing_while_disabled(doc: Mapping[str, Any]) -> Iterator[Finding]:
-    """`tracing_disabled: true` makes the SDK send `tracing: null`, dropping any block."""
+    """`tracing_disabled: true` makes the session set tracing to None, and the model then
+    sends no tracing update: any tracing block is dropped."""
     if _at(doc, ("run_config", "tracing_disabled")) is not True:
         return
     for prefix, settings in _settings(doc):
         if settings.get("tracing") is not None:
             yield ((*prefix, "tracing"),
-                   "is ignored: run_config.tracing_disabled is true, so the SDK sends "
-                   "tracing: null",
+                   "is ignored: run_config.tracing_disabled is true, so the SDK sends no "
+                   "tracing configuration at all",
                    "remove this block, or set tracing_disabled: false to trace")
 
 
 def flat_and_audio_twin(doc: Mapping[str, Any]) -> Iterator[Finding]:
-    """`voice` and `audio.output.voice` (and the like) both set: only `audio.*` is sent."""
+    """`voice` and `audio.output.voice` (and the like) both set: only `audio.*` is sent.
+    Likewise `modalities` beside `output_modalities`."""
     effective = _effective(doc)
+    if "output_modalities" in effective and "modalities" in effective \
+            and effective["output_modalities"][1]:
+        yield ((*effective["modalities"][0], "modalities"),
+               "is ignored: output_modalities is also set and the SDK sends that one",
+               "remove modalities (output_modalities is the current name)")
     audio = effective.get("audio")
     if audio is None or not isinstance(audio[1], Mapping):
         return
     audio_prefix, audio_value = audio
-    for flat, nested in AUDIO_TWINS:
+    for flat, nested, present_wins in AUDIO_TWINS:
         if flat not in effective:
             continue
-        twin = _at(audio_value, nested[1:])
-        if twin is None:
+        twin = _at(audio_value, nested[1:], _ABSENT)
+        if twin is _ABSENT or (twin is None and not present_wins):
             continue
         prefix = effective[flat][0]
         dotted = ".".join(map(str, (*audio_prefix, *nested)))
+        shown = "null" if twin is None else "the audio.* value"
         yield ((*prefix, flat),
-               f"is ignored: {dotted} is also set and the SDK sends the audio.* value",
+               f"is ignored: {dotted} is also set and the SDK sends {shown}",
                f"remove one of the two (the audio.{'.'.join(nested[1:])} form is the newer one)")
+
+
+def call_id_with_model_name(doc: Mapping[str, Any]) -> Iterator[Finding]:
+    """Attaching to an existing call (`call_id`) with a model name: the SDK raises UserError
+    in connect() ("Cannot specify both `call_id` and `model_name`"), openai_realtime.py."""
+    if not _at(doc, ("model_config", "call_id")):
+        return
+    effective = _effective(doc)
+    if effective.get("model_name", (None, None))[1]:
+        prefix = effective["model_name"][0]
+        yield ((*prefix, "model_name"),
+               "cannot be combined with model_config.call_id: the SDK refuses to connect "
+               "(UserError: Cannot specify both `call_id` and `model_name`)",
+               "remove model_name when attaching to an existing call", "error")
+
+
+def headers_without_authorization(doc: Mapping[str, Any]) -> Iterator[Finding]:
+    """With `headers` set the SDK sends exactly those and builds no Authorization header,
+    so an api_key beside them is never used (openai_realtime.py, connect())."""
+    headers = _at(doc, ("model_config", "headers"), _ABSENT)
+    if headers is _ABSENT or headers is None:
+        return
+    names = {str(k).lower() for k in headers} if isinstance(headers, Mapping) else set()
+    if _at(doc, ("model_config", "api_key")) is not None:
+        yield (("model_config", "api_key"),
+               "is not used: model_config.headers is set, and then the SDK sends only those "
+               "headers, with no Authorization built from the api key",
+               "add an authorization (or api-key) header yourself, or drop headers")
+    elif not names & {"authorization", "api-key"}:
+        yield (("model_config", "headers"),
+               "has no authorization or api-key header: with headers set the SDK sends only "
+               "these, so the connection carries no credentials",
+               "add authorization: Bearer ${oc.env:OPENAI_API_KEY}")
 
 
 SDK_LINTS: Final[tuple[Lint, ...]] = (
@@ -158,4 +210,6 @@ SDK_LINTS: Final[tuple[Lint, ...]] = (
     turn_detection_without_type,
     tracing_while_disabled,
     flat_and_audio_twin,
+    call_id_with_model_name,
+    headers_without_authorization,
 )

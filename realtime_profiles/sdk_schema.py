@@ -29,6 +29,26 @@ BUILTIN_VOICES = ["alloy", "ash", "ballad", "coral", "echo", "sage", "shimmer", 
 AUDIO_FORMAT_STRINGS = ["pcm16", "g711_ulaw", "g711_alaw", "audio/pcm", "pcm", "audio/pcmu",
                         "pcmu", "audio/pcma", "pcma"]
 
+def wire_client_event_types() -> list[str]:
+    """The client event types the SDK can send raw. Source: `try_convert_raw_message` in
+    agents/realtime/openai_realtime.py validates against openai's `RealtimeClientEvent` union;
+    any other type is logged and never sent."""
+    from openai.types.realtime.realtime_client_event import RealtimeClientEvent
+
+    union = typing.get_args(RealtimeClientEvent)[0]
+    return [typing.get_args(m.model_fields["type"].annotation)[0]
+            for m in typing.get_args(union)]
+
+
+def wire_reasoning_efforts() -> list[str]:
+    """The SDK types `effort` as an open `Literal[...] | str`, but the session.update model
+    (openai/types/realtime/realtime_reasoning_effort.py) is closed: anything else fails
+    pydantic validation when the session connects."""
+    from openai.types.realtime.realtime_reasoning_effort import RealtimeReasoningEffort
+
+    return list(typing.get_args(RealtimeReasoningEffort))
+
+
 _REGISTRY_NOTE = (
     "In a profile this holds {what}; the objects cannot live in YAML, so the SDK binding "
     "(realtime_profiles.sdk.Registry) turns each name into the registered object."
@@ -86,7 +106,17 @@ VOICE: JSONSchema = {
 
 # A single output modality. Source: openai/types/realtime/realtime_session_create_request_param.py
 # `output_modalities`: "It is not possible to request both text and audio at the same time."
-ONE_MODALITY: JSONSchema = {"maxItems": 1, "uniqueItems": True}
+# An empty list is falsy: the SDK's `output_modalities or modalities or default` then sends
+# something else without a word (openai_realtime.py, _get_session_config).
+ONE_MODALITY: JSONSchema = {"minItems": 1, "maxItems": 1, "uniqueItems": True}
+
+# `input_audio_transcription: null` is the only way to switch off the transcription the SDK
+# otherwise turns on by default: it checks `"key" in settings` and sends the null, which the
+# API documents as "can be set to null to turn off" (openai_realtime.py, _get_session_config;
+# openai/types/realtime/realtime_audio_config_input_param.py, transcription).
+TRANSCRIPTION_OR_NULL: JSONSchema = {
+    "anyOf": [{"$ref": "#/$defs/RealtimeInputAudioTranscriptionConfig"}, {"type": "null"}]
+}
 
 # Fields whose generated schema is replaced.
 FIELD_OVERRIDES: dict[str, JSONSchema] = {
@@ -120,6 +150,11 @@ FIELD_OVERRIDES: dict[str, JSONSchema] = {
             ]
         },
     },
+    "RealtimeSessionModelSettings.input_audio_transcription": TRANSCRIPTION_OR_NULL,
+    "RealtimeAudioInputConfig.transcription": TRANSCRIPTION_OR_NULL,
+    # The SDK skips an image part whose detail is not one of these (openai_realtime.py,
+    # conversion of RealtimeUserInputMessage content), so the open enum is closed here.
+    "RealtimeUserInputImage.detail": {"type": "string", "enum": ["auto", "low", "high"]},
     "RealtimeSessionModelSettings.tools": _registry_list("tool"),
     "RealtimeSessionModelSettings.handoffs": _registry_list("handoff"),
     "RealtimeRunConfig.output_guardrails": _registry_list("output_guardrail"),
@@ -178,9 +213,11 @@ FIELD_CONSTRAINTS: dict[str, JSONSchema] = {
     "RealtimeSessionModelSettings.max_output_tokens": {"minimum": 1, "maximum": 4096},
     "RealtimeSessionModelSettings.output_modalities": ONE_MODALITY,
     "RealtimeSessionModelSettings.modalities": ONE_MODALITY,
-    # The SDK accumulates this many characters before running guardrails; 0 would run them
-    # on every delta and a negative count is meaningless.
-    "RealtimeGuardrailsSettings.debounce_text_length": {"minimum": 1},
+    # Characters accumulated before guardrails run; the SDK treats 0 as 1 (session.py,
+    # `threshold if threshold > 0 else 1`), a negative count is meaningless.
+    "RealtimeGuardrailsSettings.debounce_text_length": {"minimum": 0},
+    # The SDK skips an image part with an empty image_url (openai_realtime.py).
+    "RealtimeUserInputImage.image_url": {"minLength": 1},
     # The SDK opens a websocket at this URL (agents/realtime/openai_realtime.py, connect()).
     "RealtimeModelConfig.url": {"pattern": "^wss?://"},
 }
@@ -242,9 +279,21 @@ def build_document_schema() -> JSONSchema:
     )
     builder.defs["RealtimeAudioFormat"] = copy.deepcopy(AUDIO_FORMAT)
     roots = sdk_types()
+    # The transcription config is only reached through an overlay ($ref or null): name it.
     for name in ("RealtimeRunConfig", "RealtimeModelConfig", "RealtimeUserInputMessage",
-                 "RealtimeClientMessage"):
+                 "RealtimeClientMessage", "RealtimeInputAudioTranscriptionConfig"):
         builder.schema_for(roots[name])
+    # Closed where the wire types are closed (see the two functions above); generated from
+    # the installed openai package, so `schema --check` notices when they change.
+    builder.defs["RealtimeReasoningConfig"]["properties"]["effort"] = {
+        "description": builder.defs["RealtimeReasoningConfig"]["properties"]["effort"].get(
+            "description", ""),
+        "type": "string", "enum": wire_reasoning_efforts()}
+    builder.defs["RealtimeClientMessage"]["properties"]["type"]["enum"] = \
+        wire_client_event_types()
+    # An image part without `type` or `image_url` is skipped by the SDK (openai_realtime.py),
+    # though the TypedDict is total=False.
+    builder.defs["RealtimeUserInputImage"]["required"] = ["type", "image_url"]
     unused = builder.unused_overlays()
     if unused:
         raise RuntimeError(f"overlay entries match no SDK field: {sorted(unused)}")

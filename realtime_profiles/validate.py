@@ -191,6 +191,13 @@ def _describe(value: Any, secret: bool) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+def _got(value: Any, secret: bool) -> str:
+    """`string 'false'`, `number 3`; plain `null` for None (not `null null`)."""
+    if value is None:
+        return "null"
+    return f"{_kind_of(value)} {_describe(value, secret)}"
+
+
 def _kind_of(value: Any) -> str:
     return _JSON_TYPES.get(type(value), type(value).__name__)
 
@@ -237,8 +244,8 @@ def _convert(error: ValidationError, locate: Locate, secrets: set[PathKey],
                    for o in b.get("enum", ())]
         hint = did_you_mean(instance, options) \
             if isinstance(instance, str) and not _secret(path, secrets) else None
-        yield at(path, f"expected {expected}, got {_kind_of(instance)} "
-                 f"{_describe(instance, _secret(path, secrets))}", hint)
+        yield at(path, f"expected {expected}, got "
+                 f"{_got(instance, _secret(path, secrets))}", hint)
         return
     secret = _secret(path, secrets)
     value = _describe(instance, secret)
@@ -246,7 +253,7 @@ def _convert(error: ValidationError, locate: Locate, secrets: set[PathKey],
         expected = spec
         names = [expected] if isinstance(expected, str) else list(expected)
         wanted = " or ".join(_SCHEMA_TYPES.get(n, n) for n in names)
-        yield at(path, f"expected {wanted}, got {_kind_of(instance)} {value}",
+        yield at(path, f"expected {wanted}, got {_got(instance, secret)}",
                  _coercion_hint(instance, names))
     elif kind == "enum":
         options = [str(o) for o in spec]

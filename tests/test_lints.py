@@ -11,7 +11,7 @@ from conftest import Tree
 from realtime_profiles import Loader
 from realtime_profiles.cli import main
 
-ENV = {"OPENAI_API_KEY": "test-key"}
+ENV = {"OPENAI_API_KEY": "test-key", "ORG": "acme"}
 
 
 def lint_lines(root: Path, strict: bool = False) -> list[str]:
@@ -26,9 +26,9 @@ def lint_lines(root: Path, strict: bool = False) -> list[str]:
             {"agents/a.yaml": "run_config:\n  model_settings:\n    instructions: Be brief.\n"},
             "profiles/agents/a.yaml:3:5: warning: run_config.model_settings.instructions: has no "
             "effect: the SDK replaces run_config.model_settings.instructions with the agent's "
-            "instructions when the session starts (move it to "
-            "model_config.initial_model_settings.instructions (applied after the agent) or set "
-            "it on the RealtimeAgent)",
+            "instructions when the session starts (set it on the RealtimeAgent, or in "
+            "model_config.initial_model_settings.instructions (applied after the agent when the "
+            "session starts; a handoff or update_agent later applies the agent's own))",
             id="agent-owned"),
         pytest.param(
             {"base.yaml": "run_config:\n  model_settings:\n    input_audio_transcription:\n"
@@ -45,8 +45,8 @@ def lint_lines(root: Path, strict: bool = False) -> list[str]:
             {"agents/a.yaml": "run_config:\n  tracing_disabled: true\n  model_settings:\n"
                               "    tracing: {workflow_name: w}\n"},
             "profiles/agents/a.yaml:4:5: warning: run_config.model_settings.tracing: is ignored: "
-            "run_config.tracing_disabled is true, so the SDK sends tracing: null (remove this "
-            "block, or set tracing_disabled: false to trace)",
+            "run_config.tracing_disabled is true, so the SDK sends no tracing configuration at "
+            "all (remove this block, or set tracing_disabled: false to trace)",
             id="tracing-disabled"),
         pytest.param(
             {"base.yaml": "run_config:\n  model_settings:\n    voice: marin\n",
@@ -62,6 +62,62 @@ def lint_lines(root: Path, strict: bool = False) -> list[str]:
 def test_each_lint_says_what_the_sdk_does(tree: Tree, files: dict[str, str],
                                           expected: str) -> None:
     assert lint_lines(tree(files)) == [expected]
+
+
+@pytest.mark.parametrize(
+    ("files", "expected"),
+    [
+        pytest.param(
+            {"agents/a.yaml": "run_config:\n  model_settings:\n    model_name: gpt-realtime\n"
+                              "model_config:\n  call_id: rtc_123\n"},
+            "profiles/agents/a.yaml:3:5: run_config.model_settings.model_name: cannot be "
+            "combined with model_config.call_id: the SDK refuses to connect (UserError: Cannot "
+            "specify both `call_id` and `model_name`) (remove model_name when attaching to an "
+            "existing call)",
+            id="call-id-and-model-name"),
+        pytest.param(
+            {"agents/a.yaml": "model_config:\n  api_key: ${oc.env:OPENAI_API_KEY}\n"
+                              "  headers: {x-org: '${oc.env:ORG}'}\n"},
+            "profiles/agents/a.yaml:2:3: warning: model_config.api_key: is not used: "
+            "model_config.headers is set, and then the SDK sends only those headers, with no "
+            "Authorization built from the api key (add an authorization (or api-key) header "
+            "yourself, or drop headers)",
+            id="headers-drop-api-key"),
+        pytest.param(
+            {"agents/a.yaml": "model_config:\n  headers: {x-org: '${oc.env:ORG}'}\n"},
+            "profiles/agents/a.yaml:2:3: warning: model_config.headers: has no authorization or "
+            "api-key header: with headers set the SDK sends only these, so the connection "
+            "carries no credentials (add authorization: Bearer ${oc.env:OPENAI_API_KEY})",
+            id="headers-without-credentials"),
+        pytest.param(
+            {"agents/a.yaml": "run_config:\n  model_settings:\n    modalities: [text]\n"
+                              "    output_modalities: [audio]\n"},
+            "profiles/agents/a.yaml:3:5: warning: run_config.model_settings.modalities: is "
+            "ignored: output_modalities is also set and the SDK sends that one (remove "
+            "modalities (output_modalities is the current name))",
+            id="modalities-twin"),
+        pytest.param(
+            {"agents/a.yaml": "run_config:\n  model_settings:\n"
+                              "    turn_detection: {type: server_vad}\n"
+                              "    audio: {input: {turn_detection: null}}\n"},
+            "profiles/agents/a.yaml:3:5: warning: run_config.model_settings.turn_detection: is "
+            "ignored: run_config.model_settings.audio.input.turn_detection is also set and the "
+            "SDK sends null (remove one of the two (the audio.input.turn_detection form is the "
+            "newer one))",
+            id="null-twin-wins"),
+    ],
+)
+def test_connection_lints(tree: Tree, files: dict[str, str], expected: str) -> None:
+    assert lint_lines(tree(files)) == [expected]
+
+
+def test_an_untyped_turn_detection_that_the_sdk_never_sends_is_not_an_error(tree: Tree) -> None:
+    root = tree({"base.yaml": "run_config:\n  model_settings:\n"
+                              "    turn_detection: {eagerness: high}\n",
+                 "agents/a.yaml": "model_config:\n  initial_model_settings:\n"
+                                  "    turn_detection: {type: server_vad}\n"})
+    assert [p for p in Loader(root, environ=ENV).check("a").problems if p.severity == "error"] \
+        == []
 
 
 def test_turn_detection_without_type_is_an_error_even_without_strict(tree: Tree) -> None:

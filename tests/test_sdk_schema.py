@@ -103,6 +103,8 @@ SAMPLES: dict[str, tuple[Any, Any]] = {
 # Fields whose limits (from the overlay) make the generic sample unfit.
 FIELD_SAMPLES: dict[tuple[str, str], tuple[Any, Any]] = {
     ("RealtimeModelConfig", "url"): ("wss://example.test/v1/realtime", 5),
+    # Closed to the client events the SDK can send (others are logged and dropped).
+    ("RealtimeClientMessage", "type"): ("response.create", "response.creat"),
 }
 
 
@@ -217,8 +219,22 @@ def test_schema_covers_every_field_of_every_covered_sdk_type() -> None:
         pytest.param(("model_config", "api_key"), {"callable": "vault_key"}, True,
                      id="api-key-callable"),
         pytest.param(("model_config", "headers"), {"api-key": 5}, False, id="header-int"),
-        pytest.param(("client_messages",), [{"type": "x", "other_data": {"any": [1]}}], True,
+        pytest.param(("client_messages",),
+                     [{"type": "response.create", "other_data": {"any": [1]}}], True,
                      id="client-message-open-data"),
+        pytest.param(("client_messages",), [{"type": "response.creat"}], False,
+                     id="client-message-unknown-type"),
+        pytest.param(("run_config", "model_settings", "input_audio_transcription"), None, True,
+                     id="transcription-off"),
+        pytest.param(("run_config", "model_settings", "output_modalities"), [], False,
+                     id="no-modality"),
+        pytest.param(("run_config", "model_settings", "reasoning"), {"effort": "extreme"}, False,
+                     id="reasoning-effort-closed"),
+        pytest.param(("start_messages",), [{"type": "message", "role": "user", "content": [
+            {"image_url": "https://x.test/a.png"}]}], False, id="image-without-type"),
+        pytest.param(("start_messages",), [{"type": "message", "role": "user", "content": [
+            {"type": "input_image", "image_url": "https://x.test/a.png", "detail": "max"}]}],
+                     False, id="image-detail-closed"),
     ],
 )
 def test_overlay_limits(validator: jsonschema.Draft202012Validator, path: tuple[str, ...],
