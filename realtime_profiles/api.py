@@ -40,7 +40,7 @@ from .layers import (
     stat_key,
 )
 from .lints import SDK_LINTS
-from .merge import Folder, Provenance, Write, lookup, parse_dotted, ref_target
+from .merge import MISSING, Folder, Provenance, Write, lookup, parse_dotted, ref_target
 from .overrides import Override, env_overrides, parse_key, parse_overrides
 from .resolvers import Resolver, default_resolvers
 from .validate import DocumentValidator, packaged_validator
@@ -132,10 +132,8 @@ class Profile:
         doc = self.document()
         for path in self._secrets:
             value = lookup(doc, path)
-            if isinstance(value, str):
+            if isinstance(value, str):  # {callable: name} is not a secret: left as it is
                 _set(doc, path, str(value) if value.startswith(MASK) else MASK)
-            elif isinstance(value, dict):  # {callable: name} is not a secret
-                continue
         return doc
 
     def explain(self, key: str) -> Explanation:
@@ -164,11 +162,15 @@ class Profile:
 
 
 def _copy(value: Any) -> Any:
-    """A deep copy of JSON data, several times faster than copy.deepcopy."""
+    """A deep copy of JSON data, several times faster than copy.deepcopy. A `str` subclass
+    (an unset secret's placeholder, interpolated into another string) leaves as a plain str:
+    emitted data is plain JSON data, which every YAML and JSON dumper accepts."""
     if isinstance(value, dict):
         return {k: _copy(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_copy(v) for v in value]
+    if type(value) is not str and isinstance(value, str):
+        return str(value)
     return value
 
 
@@ -309,7 +311,7 @@ class Loader:
         key = ("check", agent, env, overrides, strict, self._env_layer_key())
         cached = self._cached(key)
         if cached is not None:
-            return cached  # type: ignore[no-any-return]
+            return _fresh_result(cached)
         comp = self._compose(agent, env, overrides, lenient=True)
         problems = self._finish(comp, agent, env, strict)
         self._raise_for_overrides(problems, comp.overrides)
@@ -317,17 +319,22 @@ class Loader:
         profile = None if errors else self._profile(comp, agent, env, overrides, problems)
         result = CheckResult(agent, env, tuple(problems), profile)
         self._store(key, comp.deps, result)
-        return result
+        return _fresh_result(result)
 
     def explain(self, agent: str, env: str | None, key: str,
                 overrides: Iterable[str] = ()) -> Explanation:
         """Where one key's value came from, layer by layer."""
+        return self.explain_path(agent, env, parse_key(key, key), overrides)
+
+    def explain_path(self, agent: str, env: str | None, path: PathKey,
+                     overrides: Iterable[str] = ()) -> Explanation:
+        """`explain` for a path tuple: keys with dots or spaces in them (tracing metadata,
+        header names) need no quoting."""
         overrides = tuple(overrides)
-        path = parse_key(key, key)
         comp = self._compose(agent, env, overrides, lenient=True)
         prov = self._provenance(comp)
         value = lookup(comp.document, path)
-        if value is _absent() and lookup(comp.raw, path) is _absent():
+        if value is MISSING and lookup(comp.raw, path) is MISSING:
             parent = lookup(comp.document, path[:-1]) if len(path) > 1 else comp.document
             from .errors import did_you_mean
 
@@ -335,12 +342,15 @@ class Loader:
                 else None
             raise UsageError(f"{render_path(path)} is not set in {agent}@{env or '-'}"
                              + (f" ({hint})" if hint else ""))
-        if value is _absent():
+        if value is MISSING:
             value = lookup(comp.raw, path)
         writes = _writes_for(prov, path)
         hidden = (*comp.secrets, *SECRET_MAPPINGS)
         secret = any(path[: len(s)] == s for s in hidden)
-        if not secret:  # `explain model_config`: the secrets inside are *** too
+        if secret:  # the real value never leaves through the API either (docs/security.md)
+            value = MASK
+            writes = [replace(w, value=MASK) for w in writes]
+        else:  # `explain model_config`: the secrets inside are *** too
             value = _mask_below(value, path, hidden)
         return Explanation(render_path(path), value, tuple(writes), secret)
 
@@ -408,7 +418,7 @@ class Loader:
         locate = _Locator(comp)
         if not any(p.severity == "error" and not p.path for p in problems):
             problems.extend(p for p in self.validator.problems(comp.document, locate, strict)
-                            if not _under(parse_dotted(p.path), comp.failed))
+                            if not _consequence(p, comp.failed))
             for check in self._checks:
                 for path, message, suggestion, *severity in check(comp.document):
                     mark, via = locate(path)
@@ -526,7 +536,7 @@ class Loader:
 def _mask_below(value: Any, path: PathKey, secrets: Sequence[PathKey]) -> Any:
     """`value` (found at `path`) with every secret below it replaced by ***."""
     below = [s[len(path):] for s in secrets if len(s) > len(path) and s[: len(path)] == path]
-    below = [rest for rest in below if lookup(value, rest) is not _absent()]
+    below = [rest for rest in below if lookup(value, rest) is not MISSING]
     if not below:
         return value
     value = _copy(value)
@@ -535,9 +545,34 @@ def _mask_below(value: Any, path: PathKey, secrets: Sequence[PathKey]) -> Any:
     return value
 
 
-def _under(path: PathKey, failed: frozenset[PathKey]) -> bool:
-    """Whether `path` is a value that failed to resolve, or lies inside one."""
-    return any(path[: len(f)] == f for f in failed)
+def _consequence(problem: Problem, failed: frozenset[PathKey]) -> bool:
+    """Whether a schema problem only follows from a value that failed to resolve (already
+    reported): it is at or inside that value, or it judges a container above it by contents
+    the failure changed (a failed value is left out of a mapping and is null in a list): the
+    failed key is missing, the list has duplicates, the mapping or list fits no shape."""
+    if not failed:
+        return False
+    path = parse_dotted(problem.path)
+    message = problem.message
+    for f in failed:
+        if path[: len(f)] == f:
+            return True
+        if len(path) >= len(f) or f[: len(path)] != path:
+            continue
+        if (message == f"missing required key {f[-1]!r}" and len(path) == len(f) - 1) \
+                or message == "has duplicate items" \
+                or (message.startswith("expected ") and (", got mapping" in message
+                                                         or ", got list" in message)):
+            return True
+    return False
+
+
+def _fresh_result(result: CheckResult) -> CheckResult:
+    """A cached check handed out with its own copy of the profile: a caller that edits the
+    dicts cannot change what the next check of the same combination says."""
+    if result.profile is None:
+        return result
+    return replace(result, profile=_fresh(result.profile))
 
 
 def _fresh(profile: Profile) -> Profile:
@@ -580,12 +615,6 @@ def _expand_shorthand(document: dict[str, Any]) -> None:
             if isinstance(m, str) else m
             for m in messages
         ]
-
-
-def _absent() -> Any:
-    from .merge import MISSING
-
-    return MISSING
 
 
 def _literal_origin(raw: Mapping[str, Any], path: PathKey, layers: Sequence[Layer],

@@ -182,6 +182,11 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None,
         return 130
     except BrokenPipeError:
         return EXIT_OK
+    except OSError as exc:  # an unreadable folder or file under the root: the machine's
+        # state, not a bug; say which path and why, never a traceback
+        where = f" {exc.filename!r}" if exc.filename else ""
+        print(f"{_color('error', err)}: cannot read{where}: {exc.strerror or exc}", file=err)
+        return 1
 
 
 def main_entry() -> None:
@@ -374,7 +379,7 @@ def _cmd_diff(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             shown = "(absent)" if value is _ABSENT else json.dumps(value, ensure_ascii=False)
             origin = ""
             if value is not _ABSENT:
-                writes = loader.explain(agent, env, key).writes
+                writes = loader.explain_path(agent, env, path).writes
                 origin = f"  {writes[-1].describe()}" if writes else ""
             print(f"  {label.ljust(width)}  {shown}{origin}", file=out)
     print(f"{differences} difference{'s' * (differences != 1)} between {labels[0]} and "

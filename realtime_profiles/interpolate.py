@@ -95,7 +95,10 @@ class Interpolator:
         self.missing_stack: list[set[str]] = []
         self.result = Resolution({})
         self.secret_depth = 0
-        self.failed: set[PathKey] = set()
+        self.failed: set[PathKey] = set()  # every path known to fail (a memo)
+        # The paths whose own value failed (a string), not a container that only lost a part:
+        # validation skips these and what lies below them, and still checks the rest.
+        self.own_failed: set[PathKey] = set()
         self.calls: list[tuple[str, tuple[Any, ...]]] = []
         self.expanded = [0, 0]  # values, characters produced by references and resolvers
 
@@ -103,7 +106,8 @@ class Interpolator:
         """Resolve the named sections (others, like `vars`, only as far as referenced).
 
         A value that fails is left out (its container keeps the rest), and its path is
-        recorded in `failed`, so validation does not pile consequences onto the one mistake.
+        recorded in `failed`, so validation does not pile consequences onto the one mistake;
+        its containers are not recorded: every other problem in them is still reported.
         """
         tree: dict[str, Any] = {}
         for name in sections:
@@ -112,7 +116,7 @@ class Interpolator:
                 if value is not _FAILED:  # `run_config: ${vars.missing}`: left out, reported
                     tree[name] = value
         self.result.tree = tree
-        self.result.failed = frozenset(self.failed)
+        self.result.failed = frozenset(self.own_failed)
         return self.result
 
     def _partial(self, path: PathKey) -> Any:
@@ -156,6 +160,8 @@ class Interpolator:
             value = self._resolve_value(raw, path)
         except _Failed:
             self.failed.add(path)
+            if not isinstance(raw, dict | list):
+                self.own_failed.add(path)
             raise
         finally:
             self.secret_depth -= secret

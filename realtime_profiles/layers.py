@@ -136,6 +136,8 @@ def _yaml_names(folder: str, *, dirs: bool) -> set[str]:
         entries = os.scandir(folder)
     except (FileNotFoundError, NotADirectoryError):
         return names
+    except OSError as exc:  # e.g. permission denied: a usage problem, named, not a crash
+        raise UsageError(f"cannot read folder {folder!r}: {exc.strerror or exc}") from None
     with entries:
         for entry in entries:
             try:
@@ -181,9 +183,13 @@ def layer_files(
         path = _plain_file(root, parts)
         if path is False:  # a link (or an odd error) on the way: resolve and compare
             path = root.joinpath(*parts)
-            if not path.is_file():
-                continue
-            if not path.resolve().is_relative_to(root.resolve()):
+            try:
+                if not path.is_file():
+                    continue
+                outside = not path.resolve().is_relative_to(root.resolve())
+            except OSError:  # unreadable: read_layer reports it, located at the file
+                outside = False
+            if outside:
                 raise UsageError(f"layer file {str(path)!r} is a link that leaves the profile "
                                  "root")
         elif path is None:

@@ -95,6 +95,10 @@ def parse_value(raw: str, text: str, offset: int) -> Any:
     """
     if raw == "":
         return ""
+    try:  # a shell passes undecodable bytes as surrogates (`voice=$'\xff'`)
+        raw.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise _syntax(text, offset + exc.start, "not UTF-8 text") from None
     loader = yaml.CSafeLoader(raw) if hasattr(yaml, "CSafeLoader") else yaml.SafeLoader(raw)
     try:
         node = loader.get_single_node()
@@ -230,6 +234,7 @@ def env_overrides(environ: Mapping[str, str]) -> list[Override]:
     Sorted by name so the result never depends on the environment's order.
     """
     found: list[Override] = []
+    errors: list[str] = []
     for name in sorted(environ):
         if not name.startswith(ENV_PREFIX):
             continue
@@ -241,8 +246,11 @@ def env_overrides(environ: Mapping[str, str]) -> list[Override]:
             path = parse_key(key, name)  # the value is not shown: it may be a secret
             value = parse_value(environ[name], text, len(name) + 1)
         except UsageError as exc:
-            raise UsageError(f"environment variable {name}: {exc.message}") from None
+            errors.append(f"environment variable {name}: {exc.message}")
+            continue
         found.append(Override("force", path, value, text, source, Mark(source.label)))
+    if errors:  # every bad variable at once, like overrides and files
+        raise UsageError("\n".join(errors))
     return found
 
 

@@ -44,12 +44,16 @@ _SCHEMA_TYPES: Final = {
 }
 
 
+def packaged_schema() -> dict[str, Any]:
+    """The schema shipped inside the package: a copy of its own for every caller, so nobody
+    can change what every validator in the process checks against."""
+    copied: dict[str, Any] = json.loads(_packaged_text())
+    return copied
+
+
 @cache
-def packaged_schema() -> Mapping[str, Any]:
-    """The schema shipped inside the package (an immutable, process-wide constant)."""
-    text = resources.files("realtime_profiles").joinpath("schema.json").read_text("utf-8")
-    loaded: Mapping[str, Any] = json.loads(text)
-    return loaded
+def _packaged_text() -> str:
+    return resources.files("realtime_profiles").joinpath("schema.json").read_text("utf-8")
 
 
 @dataclass(frozen=True)
@@ -302,7 +306,10 @@ def _key_hint(key: str, path: PathKey, allowed: Sequence[str], index: SchemaInde
     if homes:
         best = min(homes, key=len)
         return f"it belongs at {'.'.join(p for p in best)}"
-    return None
+    if not allowed:
+        return "nothing may be set here"
+    shown = ", ".join(allowed[:12]) + (", ..." if len(allowed) > 12 else "")
+    return f"allowed here: {shown}"
 
 
 def _coercion_hint(value: Any, expected: Sequence[str]) -> str | None:

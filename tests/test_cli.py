@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import Tree
 
 from realtime_profiles.cli import main
 
@@ -241,3 +242,16 @@ def test_installed_console_script(shipped: Path) -> None:
     module = subprocess.run([sys.executable, "-m", "realtime_profiles", "list"],
                             capture_output=True, text=True, check=False)
     assert module.returncode == 0 and "agents: concierge, phone, support" in module.stdout
+
+
+def test_diff_handles_keys_with_spaces_and_dots(tree: Tree) -> None:
+    tree({"base.yaml": "run_config:\n  model_settings:\n    tracing:\n      metadata: {}\n",
+          "env/dev.yaml": "run_config:\n  model_settings:\n    tracing:\n"
+                          "      metadata: {team name: voice, a.b: x}\n",
+          "env/prod.yaml": "run_config:\n  model_settings:\n    tracing:\n"
+                           "      metadata: {team name: voice-prod, a.b: y}\n",
+          "agents/a.yaml": "{}\n"})
+    out, err = io.StringIO(), io.StringIO()
+    assert main(["diff", "a", "--env", "dev", "--env", "prod"], out, err) == 1, err.getvalue()
+    assert out.getvalue().endswith("2 differences between a@dev and a@prod\n")
+    assert "profiles/env/prod.yaml:4:" in out.getvalue()

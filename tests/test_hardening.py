@@ -552,3 +552,60 @@ def test_a_profile_error_is_raised_not_printed_by_the_api(tree: Tree) -> None:
     assert info.value.problems[0].render() == (
         f"{A}:1:11: vars.x: this value cannot be read as !!int (fix it, drop the tag, or "
         "quote it to keep it a string)")
+
+
+# -- found in review ----------------------------------------------------------------------
+
+def test_an_undecodable_override_byte_is_a_usage_error(tree: Tree) -> None:
+    tree({"agents/a.yaml": "{}\n"})
+    code, _out, err = run("show", "a", "model_settings.voice=\udcff")
+    assert code == 2 and "not UTF-8 text" in err and "Traceback" not in err
+
+
+def test_every_bad_environment_variable_is_reported_at_once(tree: Tree) -> None:
+    tree({"agents/a.yaml": "{}\n"})
+    code, _out, err = run("show", "a", environ={
+        "REALTIME_PROFILES__RUN_CONFIG__MODEL_SETTINGS__VOICE": "[",
+        "REALTIME_PROFILES__RUN_CONFIG__X__Y": "{a: 1, a: 2}"})
+    assert code == 2
+    assert "REALTIME_PROFILES__RUN_CONFIG__MODEL_SETTINGS__VOICE" in err
+    assert "REALTIME_PROFILES__RUN_CONFIG__X__Y" in err and "duplicate key" in err
+
+
+def test_an_unreadable_agents_folder_is_named_not_a_traceback(tree: Tree) -> None:
+    root = tree({"base.yaml": "{}\n"})
+    (root / "agents").symlink_to(root / "agents")  # ELOOP: scandir fails like EACCES would
+    code, _out, err = run("list")
+    assert code == 2 and "cannot read folder" in err and "Traceback" not in err
+
+
+def test_an_unset_secret_interpolated_into_another_value_shows_without_a_crash(
+        tree: Tree) -> None:
+    tree({"base.yaml": "model_config:\n  api_key: ${oc.env:NOPE_KEY}\n"
+                       "  initial_model_settings:\n"
+                       "    instructions: 'key ${model_config.api_key}'\n",
+          "agents/a.yaml": "{}\n"})
+    code, out, err = run("show", "a")
+    assert code == 0, err
+    assert "instructions: 'key *** (unset: NOPE_KEY)'" in out
+
+
+def test_cached_checks_hand_out_their_own_copies(tree: Tree) -> None:
+    root = tree({"agents/a.yaml": "run_config:\n  model_settings: {output_modalities: [audio]}\n"})
+    loader = Loader(root, environ={})
+    first = loader.check("a")
+    assert first.profile is not None
+    first.profile.run_config["model_settings"]["output_modalities"].append("text")
+    again = loader.check("a")
+    assert again.profile is not None
+    assert again.profile.run_config["model_settings"]["output_modalities"] == ["audio"]
+
+
+def test_explain_of_a_secret_never_carries_its_value(tree: Tree) -> None:
+    root = tree({"base.yaml": "model_config:\n  api_key: ${oc.env:KEY}\n",
+                 "agents/a.yaml": "{}\n"})
+    (root / "local.yaml").write_text("model_config:\n  headers: {api-key: hunter2-literal}\n")
+    loader = Loader(root, environ={"KEY": "hunter2-env"})
+    for key in ("model_config.api_key", "model_config.headers.api-key"):
+        explanation = loader.explain("a", None, key)
+        assert "hunter2" not in repr(explanation) and "hunter2" not in explanation.render()

@@ -254,6 +254,36 @@ def test_unknown_top_level_key_does_not_hide_other_problems(tree: Tree) -> None:
     assert len(found) == 2
 
 
+def test_a_broken_reference_does_not_hide_the_other_problems_of_its_section(tree: Tree) -> None:
+    root = tree({"base.yaml": """
+        run_config:
+          model_settings:
+            voice: ${vars.voice}
+            speed: "fast"
+            qqqqqq: 1
+            audio: {input: {format: {type: "${vars.format}", rate: 24000}}}
+          tracing_disabled: "false"
+        client_messages:
+          - {type: "${vars.event}"}
+        """, "agents/a.yaml": "{}\n"})
+    found = problems(Loader(root, environ={}, checks=()), "a")
+    # Each broken value once; no consequence of it (the mapping that lost `type` fits no
+    # shape, misses a required key); every unrelated problem around it still reported.
+    assert [line.split(" (")[0] for line in found] == [
+        "profiles/base.yaml:3:5: run_config.model_settings.voice: ${vars.voice} refers to "
+        "vars.voice, which is not set",
+        "profiles/base.yaml:4:5: run_config.model_settings.speed: expected a number, got "
+        "string 'fast'",
+        "profiles/base.yaml:5:5: run_config.model_settings.qqqqqq: unknown key",
+        "profiles/base.yaml:6:30: run_config.model_settings.audio.input.format.type: "
+        "${vars.format} refers to vars.format, which is not set",
+        "profiles/base.yaml:7:3: run_config.tracing_disabled: expected a boolean, got string "
+        "'false'",
+        "profiles/base.yaml:9:6: client_messages[0].type: ${vars.event} refers to vars.event, "
+        "which is not set",
+    ]
+
+
 # -- secrets -------------------------------------------------------------------------------
 
 SECRET_TREE = {
