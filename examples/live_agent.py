@@ -20,6 +20,7 @@ from typing import Any
 
 from agents import GuardrailFunctionOutput, RunContextWrapper
 from agents.realtime import RealtimeAgent
+from websockets.exceptions import WebSocketException
 
 from realtime_profiles import ProfileError, load_profile
 from realtime_profiles.sdk import Registry, send_initial_messages
@@ -86,6 +87,9 @@ def main() -> int:
     except ProfileError as exc:  # e.g. OPENAI_API_KEY unset: named, no traceback
         print(exc, file=sys.stderr)
         return exc.exit_code
+    except (OSError, WebSocketException) as exc:  # no network, refused, 401: not the profile
+        print(f"error: cannot reach the realtime API: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Final
@@ -24,7 +24,7 @@ from .errors import (
     sorted_problems,
     summarize,
 )
-from .interpolate import Interpolator, secret_source_used
+from .interpolate import Interpolator
 from .layers import (
     SECRET_MAPPINGS,
     Layer,
@@ -287,9 +287,7 @@ class Loader:
         problems = self._finish(comp, agent, env, strict)
         errors = [p for p in problems if p.severity == "error"]
         self._raise_for_overrides(errors, comp.overrides)
-        if comp.missing_secrets and all(
-            parse_dotted(p.path) in comp.missing_secrets for p in errors
-        ):
+        if comp.missing_secrets and all(_missing_secret(p, comp.missing_secrets) for p in errors):
             names = ", ".join(sorted(set(comp.missing_secrets.values())))
             raise SecretUnavailableError(
                 f"{agent}@{env or '-'}: cannot load for use: secret environment variable "
@@ -402,8 +400,7 @@ class Loader:
         problems = [p for layer in layers for p in layer.problems]
         problems.extend(folder.problems)
         problems.extend(resolution.problems)
-        problems.extend(self._secret_problems(raw, layers, [*env_ovs, *cli_ovs], resolution.uses,
-                                              secrets))
+        problems.extend(_secret_problems(layers, [*env_ovs, *cli_ovs], resolution.literal_reads))
         deps.extend(interpolator_deps(interpolator, self.root, self.environ))
         if self._custom_resolvers:
             deps.append(("uncacheable", object()))
@@ -435,23 +432,6 @@ class Loader:
                 f"secret unavailable: environment variable {', '.join(variables)} is not set",
                 mark, "set it before loading this profile for use", "warning", via))
         return list(sorted_problems(locate.attach(p) for p in problems))
-
-    def _secret_problems(self, raw: Mapping[str, Any], layers: Sequence[Layer],
-                         overrides: Sequence[Override], uses: Mapping[PathKey, frozenset[str]],
-                         secrets: Sequence[PathKey]) -> Iterable[Problem]:
-        """A secret that reaches a literal written in a tracked file, through references."""
-        for path in secrets:
-            value = lookup(raw, path)
-            if not isinstance(value, str) or "${" not in value:
-                continue  # literals were checked per file when parsed
-            if secret_source_used(uses.get(path, frozenset())):
-                continue
-            origin = _literal_origin(raw, path, layers, overrides)
-            if origin is not None:
-                yield Problem(render_path(path),
-                              f"a secret must come from ${{oc.env:...}} or ${{file:...}}; "
-                              f"{value} leads to a literal in a tracked file", origin,
-                              "move the value to an environment variable")
 
     def _raise_for_overrides(self, problems: Sequence[Problem],
                              overrides: Sequence[Override]) -> None:
@@ -617,32 +597,52 @@ def _expand_shorthand(document: dict[str, Any]) -> None:
         ]
 
 
-def _literal_origin(raw: Mapping[str, Any], path: PathKey, layers: Sequence[Layer],
-                    overrides: Sequence[Override]) -> Mark | None:
-    """Follow pure references from `path` to the literal; its mark if a tracked file set it."""
-    seen: set[PathKey] = set()
-    current = path
-    while current not in seen:
-        seen.add(current)
-        value = lookup(raw, current)
-        target = ref_target(value)
-        if target is None:
-            break
-        current = target
-    if current == path:
-        return None
-    if any(ov.path == current for ov in overrides):
-        return None
-    for layer in reversed(layers):
-        if current in layer.marks:
-            return layer.marks[current] if layer.source.tracked else None
+def _missing_secret(problem: Problem, missing: Mapping[PathKey, str]) -> bool:
+    """Whether `problem` is the one saying that a secret's environment variable is unset."""
+    name = missing.get(parse_dotted(problem.path))
+    return name is not None and problem.message == f"environment variable {name} is not set"
+
+
+def _secret_problems(layers: Sequence[Layer], overrides: Sequence[Override],
+                     literal_reads: Mapping[PathKey, Sequence[PathKey]]) -> Iterator[Problem]:
+    """A secret that draws on a literal written in a tracked file, through references at any
+    depth (the secret's own literals were checked per file when parsed), at the secret."""
+    if not literal_reads:
+        return
+    prov = _fold_provenance(layers, overrides, Provenance())
+    for path, literals in literal_reads.items():
+        secret_write = _last_write(prov, path)
+        for literal in literals:
+            write = _last_write(prov, literal)
+            if write is None or write.source is None or not write.source.tracked:
+                continue
+            where = f" ({write.mark.render()})" if write.mark is not None else ""
+            yield Problem(render_path(path),
+                          "a secret must come from ${oc.env:...} or ${file:...}; it draws on "
+                          f"{render_path(literal)}, a literal in a tracked file{where}",
+                          secret_write.mark if secret_write is not None else None,
+                          "move the value to an environment variable")
+
+
+def _last_write(prov: Provenance, path: PathKey) -> Write | None:
+    """The write that won at `path` or, if none is recorded there, its nearest ancestor."""
+    for cut in range(len(path), 0, -1):
+        chain = prov.writes.get(path[:cut])
+        if chain:
+            return chain[-1]
     return None
 
 
 def _tracked_fold(comp: _Composition, prov: Provenance) -> Provenance:
+    return _fold_provenance(comp.layers, comp.overrides, prov)
+
+
+def _fold_provenance(layers: Sequence[Layer], overrides: Sequence[Override],
+                     prov: Provenance) -> Provenance:
+    """The fold again, recording who wrote what (the hot path folds without it)."""
     folder = Folder(prov)
-    raw = folder.fold(comp.layers)
-    folder.apply_overrides(raw, comp.overrides)
+    raw = folder.fold(layers)
+    folder.apply_overrides(raw, overrides)
     return prov
 
 

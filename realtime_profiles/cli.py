@@ -31,7 +31,7 @@ overrides (show, explain):
   +key=value     add a key the profile does not set  +model_settings.speed=1.2
   ++key=value    add or replace                      ++model_config.url=wss://example
   ~key           delete a key                        ~model_settings.tracing
-  key+=[a,b]     append to a list                    model_settings.tools+=[refund]
+  key+=[a,b]     append to a list                    model_settings.output_guardrails+=[x]
   Keys are relative to run_config unless they start with run_config., model_config.,
   vars., start_messages or client_messages. Values are YAML: true, 0.5, [audio],
   {type: server_vad}; quote to keep a string: model_settings.voice="'123'".
@@ -92,8 +92,18 @@ def _parser(stdout: TextIO | None = None) -> argparse.ArgumentParser:
                         help="profile tree (default: $REALTIME_PROFILES_ROOT or ./profiles)")
     parser.add_argument("--no-local", action="store_true",
                         help="ignore the untracked local.yaml (what CI sees)")
+    from . import __version__
+
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    # The global options are accepted after the command too (`validate --no-local`); there
+    # they default to "not given", so the values before the command stand.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--root", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    common.add_argument("--no-local", action="store_true", default=argparse.SUPPRESS,
+                        help=argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND",
-                                parser_class=functools.partial(_Parser, stdout=stdout))  # type: ignore[call-overload]
+                                parser_class=functools.partial(_Parser, stdout=stdout,
+                                                               parents=[common]))  # type: ignore[call-overload]
 
     sub.add_parser("list", help="agents, environments and agent@env files")
 
@@ -106,11 +116,12 @@ def _parser(stdout: TextIO | None = None) -> argparse.ArgumentParser:
     show.add_argument("--show-secrets", action="store_true",
                       help="print secrets instead of *** (requires them to be set)")
     show.add_argument("--strict", action="store_true", help="treat warnings as errors")
-    show.add_argument("overrides", nargs="*", metavar="OVERRIDE",
+    show.add_argument("overrides", nargs="*", default=[], metavar="OVERRIDE",
                       help="key=value, +key=value, ++key=value, ~key, key+=[...]")
 
     validate = sub.add_parser("validate", help="check every agent in every environment")
-    validate.add_argument("agents", nargs="*", metavar="AGENT", help="default: every agent")
+    validate.add_argument("agents", nargs="*", default=[], metavar="AGENT",
+                          help="default: every agent")
     validate.add_argument("--env", action="append", dest="envs", metavar="ENV",
                           help="an environment to check (repeatable; default: all)")
     validate.add_argument("--strict", action="store_true", help="treat warnings as errors")
@@ -122,7 +133,7 @@ def _parser(stdout: TextIO | None = None) -> argparse.ArgumentParser:
     explain.add_argument("key", help="dotted, relative to run_config unless prefixed")
     explain.add_argument("--env", default=default_env,
                          help="an environment (default: $REALTIME_PROFILES_ENV)")
-    explain.add_argument("overrides", nargs="*", metavar="OVERRIDE",
+    explain.add_argument("overrides", nargs="*", default=[], metavar="OVERRIDE",
                          help="applied before explaining, shown as 'from the command line'")
 
     diff = sub.add_parser("diff", help="leaf-level differences between two profiles")
@@ -307,6 +318,14 @@ def _cmd_validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     for result in results:
         for problem in result.problems:
             where.setdefault(problem, []).append(f"{result.agent}@{result.env or '-'}")
+    from dataclasses import replace
+
+    from .layers import stray_files
+
+    strays = [replace(p, severity="error") if args.strict else p
+              for p in stray_files(loader.tree())]
+    for problem in strays:
+        where.setdefault(problem, [])
     problems = sorted_problems(where)
     invalid = sum(1 for r in results if not r.ok)
     summary = (f"{len(results)} profile{'s' * (len(results) != 1)} checked: "
@@ -325,10 +344,11 @@ def _cmd_validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         json.dump(payload, out, indent=2)
         out.write("\n")
     else:
-        suffix = {i: f" [{', '.join(where[p])}]" for i, p in enumerate(problems)}
+        suffix = {i: f" [{', '.join(where[p])}]" if where[p] else ""
+                  for i, p in enumerate(problems)}
         _print_problems(problems, err, suffix)
         print(summary, file=out)
-    return EXIT_INVALID if invalid else EXIT_OK
+    return EXIT_INVALID if invalid or any(p.severity == "error" for p in strays) else EXIT_OK
 
 
 def _cmd_explain(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:

@@ -66,8 +66,12 @@ class Resolution:
     uses: dict[PathKey, frozenset[str]] = field(default_factory=dict)
     unset_secrets: dict[PathKey, tuple[str, ...]] = field(default_factory=dict)
     failed: frozenset[PathKey] = frozenset()
-    # variables a secret needs that are unset, when loading for use
+    # variables a secret needs that are unset, when loading for use: the path of each
+    # problem that says so -> the variable
     missing_secrets: dict[PathKey, str] = field(default_factory=dict)
+    # secret path -> the literal values of the tree (not the secret's own text) it drew on,
+    # through references at any depth
+    literal_reads: dict[PathKey, tuple[PathKey, ...]] = field(default_factory=dict)
 
 
 class Interpolator:
@@ -93,6 +97,8 @@ class Interpolator:
         self.active: list[PathKey] = []
         self.use_stack: list[set[str]] = []
         self.missing_stack: list[set[str]] = []
+        # path -> the paths its own text referred to (whether or not they resolved)
+        self.edges: dict[PathKey, list[PathKey]] = {}
         self.result = Resolution({})
         self.secret_depth = 0
         self.failed: set[PathKey] = set()  # every path known to fail (a memo)
@@ -117,7 +123,34 @@ class Interpolator:
                     tree[name] = value
         self.result.tree = tree
         self.result.failed = frozenset(self.own_failed)
+        if self.edges:
+            for secret in self.secret_paths:
+                literals = self._literal_reads(secret)
+                if literals:
+                    self.result.literal_reads[secret] = literals
         return self.result
+
+    def _literal_reads(self, secret: PathKey) -> tuple[PathKey, ...]:
+        """The literals (scalars without `${`) that `secret`'s resolution read through
+        references, at any depth: each referenced value is walked whole, and every reference
+        written anywhere inside it is followed. The secret's own text is not counted."""
+        found: list[PathKey] = []
+        seen: set[PathKey] = set()
+        stack: list[tuple[PathKey, Any, bool]] = [(secret, lookup(self.raw, secret), False)]
+        while stack:
+            path, raw, referenced = stack.pop()
+            if path in seen or raw is MISSING:
+                continue
+            seen.add(path)
+            for target in self.edges.get(path, ()):
+                stack.append((target, lookup(self.raw, target), True))
+            if isinstance(raw, dict):
+                stack.extend(((*path, k), v, referenced) for k, v in raw.items())
+            elif isinstance(raw, list):
+                stack.extend(((*path, i), v, referenced) for i, v in enumerate(raw))
+            elif referenced and not (isinstance(raw, str) and "${" in raw):
+                found.append(path)
+        return tuple(sorted(found, key=render_path))
 
     def _partial(self, path: PathKey) -> Any:
         """`value_at`, but a failing container yields its resolvable parts."""
@@ -286,6 +319,7 @@ class Interpolator:
         return self._call(piece[1], piece[2], path, text)
 
     def _node(self, target: PathKey, path: PathKey, text: str) -> Any:
+        self.edges.setdefault(path, []).append(target)
         if target and target[0] == "profile" and "profile" not in self.raw:
             self._problem(path, f"{text}: no such key")
             raise _Failed
@@ -334,9 +368,8 @@ class Interpolator:
             if self.secret_depth and self.lenient:
                 self.missing_stack[-1].add(exc.name)
                 return f"*** (unset: {exc.name})"
-            if self.secret_depth:
-                secret = next(p for p in self.active if p in self.secret_paths)
-                self.result.missing_secrets[secret] = exc.name
+            if self.secret_depth:  # the problem below is a secret's unset variable
+                self.result.missing_secrets[path] = exc.name
             self._problem(path, str(exc), exc.suggestion)
             raise _Failed from None
         except ResolverError as exc:

@@ -155,8 +155,8 @@ def _yaml_names(folder: str, *, dirs: bool) -> set[str]:
 def scan(root: Path) -> Tree:
     """List agents (files or folders under agents/) and environments (files under env/)."""
     if not root.is_dir():
-        raise UsageError(f"profile root {str(root)!r} is not a directory (set --root or "
-                         "REALTIME_PROFILES_ROOT)")
+        raise UsageError(f"profile root {str(root)!r} is not a directory (the command line "
+                         "takes --root or REALTIME_PROFILES_ROOT; code, Loader(root))")
     agents = _yaml_names(os.path.join(root, "agents"), dirs=True)  # noqa: PTH118
     envs = _yaml_names(os.path.join(root, "env"), dirs=False)  # noqa: PTH118
     return Tree(root, tuple(sorted(agents)), tuple(sorted(envs)))
@@ -530,3 +530,43 @@ def stat_key(path: Path) -> tuple[int, int, int, int] | None:
     except OSError:
         return None
     return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def stray_files(tree: Tree) -> list[Problem]:
+    """Files in the tree that no profile reads, though their author surely meant one to:
+    `agents/support/prd.yaml` (no env `prd`), `env/staging.yml`, `agents/bad name.yaml`.
+    Warnings for `validate` (errors under --strict): a silently ignored layer is a setting
+    silently lost."""
+    found: list[Problem] = []
+    root = os.fspath(tree.root)
+
+    def warn(path: str, message: str, suggestion: str) -> None:
+        found.append(Problem("", message, Mark(path), suggestion, "warning"))
+
+    def scan_folder(folder: str, *, env_names: bool) -> None:
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError:
+            return
+        for entry in entries:
+            name = entry.name
+            if name.startswith(".") or not entry.is_file():
+                continue
+            path = os.path.join(folder, name)  # noqa: PTH118
+            if name.endswith(".yml"):
+                warn(path, "ignored: layer files end in .yaml",
+                     f"rename it to {name[:-4]}.yaml")
+            elif name.endswith(".yaml") and not NAME_PATTERN.match(name[:-5]):
+                warn(path, "ignored: not a valid name",
+                     "names match [A-Za-z0-9][A-Za-z0-9_.-]* (no spaces)")
+            elif env_names and name.endswith(".yaml") and not tree.has_env(name[:-5]):
+                hint = did_you_mean(name[:-5], tree.envs)
+                known = ", ".join(tree.envs) or "none"
+                warn(path, f"ignored: there is no environment {name[:-5]!r} in env/",
+                     hint or f"environments: {known}")
+
+    scan_folder(os.path.join(root, "env"), env_names=False)  # noqa: PTH118
+    scan_folder(os.path.join(root, "agents"), env_names=False)  # noqa: PTH118
+    for agent in tree.agents:
+        scan_folder(os.path.join(root, "agents", agent), env_names=True)  # noqa: PTH118
+    return found

@@ -140,18 +140,20 @@ class Registry:
         document = {"run_config": full.get("run_config", {}),
                     "model_config": full.get("model_config", {})}
         problems: list[Problem] = []
+        missing: list[str] = []
         for pattern, kind in NAME_SLOTS:
             for path, name in _slots(document, pattern):
                 obj = self._objects[kind].get(name) if isinstance(name, str) else None
                 if obj is None:
                     problems.append(self._unknown(profile, path, kind, name))
+                    missing.append(f"{kind.replace('_', ' ')} {name!r}")
                     continue
                 # {callable: name} becomes the callable itself
                 _replace(document, path[:-1] if kind == "api_key" else path, obj)
         if problems:
             raise RegistryError(
                 f"{len(problems)} name{'s' if len(problems) != 1 else ''} not registered: "
-                + ", ".join(repr(p.path) for p in problems), problems)
+                + ", ".join(missing), problems)
         return BoundProfile(document["run_config"], document["model_config"])
 
     def _unknown(self, profile: Profile, path: PathKey, kind: Kind, name: Any) -> Problem:

@@ -255,3 +255,31 @@ def test_diff_handles_keys_with_spaces_and_dots(tree: Tree) -> None:
     assert main(["diff", "a", "--env", "dev", "--env", "prod"], out, err) == 1, err.getvalue()
     assert out.getvalue().endswith("2 differences between a@dev and a@prod\n")
     assert "profiles/env/prod.yaml:4:" in out.getvalue()
+
+
+def test_validate_warns_about_files_no_profile_reads(tree: Tree) -> None:
+    root = tree({"env/prod.yaml": "{}\n", "env/qa.yml": "{}\n",
+                 "agents/support.yaml": "{}\n", "agents/support/prd.yaml": "{}\n",
+                 "agents/bad name.yaml": "{}\n"})
+    out, err = io.StringIO(), io.StringIO()
+    assert main(["validate"], out, err) == 0
+    assert err.getvalue().splitlines() == [
+        "profiles/agents/bad name.yaml: warning: ignored: not a valid name (names match "
+        "[A-Za-z0-9][A-Za-z0-9_.-]* (no spaces))",
+        "profiles/agents/support/prd.yaml: warning: ignored: there is no environment 'prd' in "
+        "env/ (did you mean 'prod'?)",
+        "profiles/env/qa.yml: warning: ignored: layer files end in .yaml (rename it to qa.yaml)",
+    ]
+    assert main(["validate", "--strict"], io.StringIO(), io.StringIO()) == 1
+    assert root.is_dir()
+
+
+def test_global_options_work_after_the_command_and_version(tree: Tree) -> None:
+    tree({"agents/a.yaml": "{}\n"})
+    (Path("profiles") / "local.yaml").write_text("run_config: {tracing_disabled: 'no'}\n")
+    out = io.StringIO()
+    assert main(["validate", "--no-local", "--root", "profiles"], out, io.StringIO()) == 0
+    assert main(["validate"], io.StringIO(), io.StringIO()) == 1  # local.yaml was read
+    version = io.StringIO()
+    assert main(["--version"], version, io.StringIO()) == 0
+    assert version.getvalue().startswith("realtime-profiles 0.")
