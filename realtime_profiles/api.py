@@ -388,8 +388,7 @@ class Loader:
         deps.extend(("absent", p) for p in _absent_layers(self.root, agent, env, self.local,
                                                           files))
         folder = Folder()
-        raw = folder.fold(layers)
-        folder.apply_overrides(raw, [*env_ovs, *cli_ovs])
+        raw = folder.fold(layers, [*env_ovs, *cli_ovs])
         raw["profile"] = {"agent": agent, "env": env}
         secrets = tuple(path for path, _ in secret_paths(raw))
         interpolator = Interpolator(raw, self._resolvers, self._parse,
@@ -616,10 +615,10 @@ def _secret_problems(layers: Sequence[Layer], overrides: Sequence[Override],
             write = _last_write(prov, literal)
             if write is None or write.source is None or not write.source.tracked:
                 continue
-            where = f" ({write.mark.render()})" if write.mark is not None else ""
+            where = f" at {write.mark.render()}" if write.mark is not None else ""
             yield Problem(render_path(path),
                           "a secret must come from ${oc.env:...} or ${file:...}; it draws on "
-                          f"{render_path(literal)}, a literal in a tracked file{where}",
+                          f"{render_path(literal)}, a literal written{where} in a tracked file",
                           secret_write.mark if secret_write is not None else None,
                           "move the value to an environment variable")
 
@@ -640,9 +639,7 @@ def _tracked_fold(comp: _Composition, prov: Provenance) -> Provenance:
 def _fold_provenance(layers: Sequence[Layer], overrides: Sequence[Override],
                      prov: Provenance) -> Provenance:
     """The fold again, recording who wrote what (the hot path folds without it)."""
-    folder = Folder(prov)
-    raw = folder.fold(layers)
-    folder.apply_overrides(raw, overrides)
+    Folder(prov).fold(layers, overrides)
     return prov
 
 

@@ -79,19 +79,25 @@ class Provenance:
                     replace(w, via=note) for w in writes)
 
 
+# A refinement of a preset: layer data written over it (value, layer, path in the layer), or
+# an override that reaches inside it.
+_Op = tuple[Any, Layer | None, PathKey] | Override
+
+
 @dataclass
 class Preset:
     """A reference (`turn_detection: ${vars.calm}`) that a higher layer refines field by field.
 
     OmegaConf's merge would replace the reference with the refinement and drop the preset's
     other fields; we keep the reference and the refinements, and apply them in order once
-    every layer is folded, so the preset used is the final, fully merged one.
+    every layer and override is folded, so the preset used is the final, fully merged one.
+    An override that reaches inside the reference is one more refinement, the last ones.
     """
 
     ref: str
     target: PathKey
     origin: Write
-    ops: list[tuple[Any, Layer | None, PathKey]] = field(default_factory=list)
+    ops: list[_Op] = field(default_factory=list)
 
 
 def ref_target(text: Any) -> PathKey | None:
@@ -143,10 +149,13 @@ class Folder:
         self.prov.record(path, Write(op, source, mark, value))
 
     # -- folding ---------------------------------------------------------------------------
-    def fold(self, layers: Iterable[Layer]) -> dict[str, Any]:
+    def fold(self, layers: Iterable[Layer], overrides: Sequence[Override] = ()) -> dict[str, Any]:
+        """Layers, lowest first, then the overrides (the top layers), then presets expanded:
+        a preset is copied only once everything that can change it is written."""
         tree: dict[str, Any] = {}
         for layer in layers:
             self.combine(tree, layer.data, (), layer, ())
+        self._overrides(tree, overrides)
         if self.presets:
             self.expand_presets(tree)
         return tree
@@ -183,7 +192,7 @@ class Folder:
             return self.combine({}, new, path, layer, lpath)
         return self.clean(new, path, layer, lpath)
 
-    def _preset(self, ref: str, path: PathKey, op: tuple[Any, Layer | None, PathKey]) -> Preset:
+    def _preset(self, ref: str, path: PathKey, op: _Op) -> Preset:
         """Defer `op` (a refinement written over the reference `ref`) until the tree is whole,
         so the preset's final value is what gets refined."""
         chain = self.prov.chain(path) if self.prov is not None else []
@@ -283,7 +292,11 @@ class Folder:
                 self.prov.copy_subtree(target_path, path, preset.origin)
                 self.prov.writes[path].extend(chain[cut:])
         value = base
-        for new, layer, lpath in preset.ops:
+        for op in preset.ops:
+            if isinstance(op, Override):
+                value = self._override_within(value, path, op, preset.ref)
+                continue
+            new, layer, lpath = op
             if value is _MISSING and isinstance(new, dict):
                 value = {}
             value = self.combine(value, new, path, layer, lpath)
@@ -320,34 +333,56 @@ class Folder:
 
     # -- overrides -------------------------------------------------------------------------
     def apply_overrides(self, tree: dict[str, Any], overrides: Sequence[Override]) -> None:
+        """Overrides over a tree folded already (`fold(layers, overrides)` applies them
+        before presets are expanded, so that an override of a preset reaches every copy)."""
+        before = self.presets
+        self._overrides(tree, overrides)
+        if self.presets != before:
+            self.expand_presets(tree)
+
+    def _overrides(self, tree: dict[str, Any], overrides: Sequence[Override]) -> None:
         """Command-line and environment overrides, each checked against the tree."""
         for override in overrides:
             problem = self._apply(tree, override)
             if problem is not None:
                 self.problems.append(problem)
 
-    def _apply(self, tree: dict[str, Any], ov: Override) -> Problem | None:
+    def _override_within(self, value: Any, path: PathKey, ov: Override, ref: str) -> Any:
+        """An override that reaches inside the preset at `path`, applied to the preset's
+        value there (checked against it as against the tree); the value after it."""
+        problem: Problem | None
+        if value is _MISSING:  # `ref` points to nothing (reported): the reference stays
+            problem = self._not_container(ov, path, ref)
+        elif not isinstance(value, dict | list):
+            problem = self._not_container(ov, path, value)
+        else:
+            problem = self._apply(value, ov, len(path))
+        if problem is not None:
+            self.problems.append(problem)
+        return value
+
+    def _apply(self, root: Any, ov: Override, start: int = 0) -> Problem | None:
+        """`ov` applied below `root`, the value at `ov.path[:start]` (the tree by default).
+        An override that reaches inside a preset reference (`turn_detection: ${vars.calm}`,
+        refined or not) becomes the preset's last refinement, applied when it is expanded."""
         layer = Layer(ov.source, {}, {(): ov.mark})
-        node: Any = tree
-        for depth, part in enumerate(ov.path[:-1]):
+        node: Any = root
+        for depth in range(start, len(ov.path) - 1):
+            part = ov.path[depth]
             child = _child(node, part)
+            if isinstance(child, Preset):
+                child.ops.append(ov)
+                return None
             if isinstance(child, str) and ref_target(child) is not None:
-                target = ref_target(child)
-                assert target is not None
-                resolved = self._follow(tree, target, (ov.path[: depth + 1],))
-                if resolved is not None:
-                    child = copy.deepcopy(resolved[1])
-                    _assign(node, part, child)
+                _assign(node, part, self._preset(child, ov.path[: depth + 1], ov))
+                return None
             if child is _MISSING and ov.kind in ("add", "force", "append"):
                 if not _assignable(node, part):  # `tools.foo.x` or `tools.9.x` on a list
                     return self._missing(ov, ov.path[: depth + 1], node)
                 child = {}
                 _assign(node, part, child)
             if child is not _MISSING and not isinstance(child, dict | list):
-                below = render_path(ov.path[depth + 1:])
-                return Problem(render_path(ov.path[: depth + 1]),
-                               f"is {_kind(child)}, so {below} cannot be set inside it", ov.mark,
-                               f"replace it whole: ++{render_path(ov.path[: depth + 1])}=...")
+                return self._not_container(ov, ov.path[: depth + 1], child)
             if not isinstance(child, dict | list):
                 return self._missing(ov, ov.path[: depth + 1], node)
             node = child
@@ -373,6 +408,11 @@ class Folder:
             return self._missing(ov, ov.path, node)
         _assign(node, last, result)
         return None
+
+    def _not_container(self, ov: Override, path: PathKey, value: Any) -> Problem:
+        below = render_path(ov.path[len(path):])
+        return Problem(render_path(path), f"is {_kind(value)}, so {below} cannot be set inside "
+                       "it", ov.mark, f"replace it whole: ++{render_path(path)}=...")
 
     def _missing(self, ov: Override, path: PathKey, parent: Any) -> Problem:
         keys = list(parent) if isinstance(parent, dict) else []

@@ -325,10 +325,62 @@ def test_secret_through_vars_to_a_literal_is_rejected(tree: Tree) -> None:
     root = tree({"base.yaml": "vars: {key: abc123}\nmodel_config:\n  api_key: ${vars.key}\n",
                  "agents/a.yaml": "{}\n"})
     found = problems(Loader(root, environ={}), "a")
-    assert found == ["profiles/base.yaml:1:8: model_config.api_key: a secret must come from "
-                     "${oc.env:...} or ${file:...}; ${vars.key} leads to a literal in a tracked "
-                     "file (move the value to an environment variable)"]
+    assert found == ["profiles/base.yaml:3:3: model_config.api_key: a secret must come from "
+                     "${oc.env:...} or ${file:...}; it draws on vars.key, a literal written at "
+                     "profiles/base.yaml:1:8 in a tracked file (move the value to an environment "
+                     "variable)"]
     assert "abc123" not in "\n".join(found)
+
+
+def test_secret_that_interpolates_a_tracked_literal_is_rejected(tree: Tree) -> None:
+    root = tree({"base.yaml": """
+        vars:
+          key: abcdefghijklmnop
+          nested: {deep: ["${vars.key}"]}
+        model_config:
+          api_key: "${vars.key}${oc.env:EMPTY,''}"
+          headers:
+            Authorization: "Bearer ${vars.key}"
+            X-Chain: "k-${vars.nested}"
+            X-Env: "Bearer ${oc.env:TOKEN}"
+        """, "agents/a.yaml": "{}\n"})
+    found = problems(Loader(root, environ={"TOKEN": "t"}, checks=()), "a")
+    rule = "a secret must come from ${oc.env:...} or ${file:...}; it draws on vars.key, a " \
+           "literal written at profiles/base.yaml:2:3 in a tracked file (move the value to an " \
+           "environment variable)"
+    # Using ${oc.env:...} as well does not make it a secret from the environment, and a
+    # literal reached through a mapping counts too; text around a resolver in the secret's
+    # own string (X-Env) stays allowed.
+    assert found == [f"profiles/base.yaml:5:3: model_config.api_key: {rule}",
+                     f"profiles/base.yaml:7:5: model_config.headers.Authorization: {rule}",
+                     f"profiles/base.yaml:8:5: model_config.headers.X-Chain: {rule}"]
+    assert "abcdefghijklmnop" not in "\n".join(found)
+    # The same literal from the untracked local.yaml, an override or the environment is fine.
+    root = tree({"base.yaml": "model_config: {api_key: 'k-${vars.key}'}\n",
+                 "local.yaml": "vars: {key: abc}\n"})
+    assert problems(Loader(root, environ={}, checks=()), "a") == []
+    assert problems(Loader(root, environ={}, checks=(), local=False), "a", None,
+                    "+vars.key=abc") == []
+
+
+def test_unset_secret_reached_through_a_reference_is_unavailable_not_literal(tree: Tree) -> None:
+    root = tree({"base.yaml": """
+        vars:
+          key: ${oc.env:OPENAI_API_KEY}
+        model_config:
+          api_key: ${vars.key}
+        """, "agents/a.yaml": "{}\n", "agents/b.yaml": "run_config: {tracing_disabled: 1}\n"})
+    loader = Loader(root, environ={})
+    assert problems(loader, "a") == [
+        "profiles/base.yaml:2:3: warning: model_config.api_key: secret unavailable: environment "
+        "variable OPENAI_API_KEY is not set (set it before loading this profile for use) "
+        "[via profiles/base.yaml:4:3]"]
+    with pytest.raises(SecretUnavailableError, match="OPENAI_API_KEY") as info:
+        loader.load("a")
+    assert all("literal" not in p.render() for p in info.value.problems)
+    # Any other error still makes it a validation error, never a missing secret.
+    with pytest.raises(ProfileValidationError):
+        loader.load("b")
 
 
 def test_literal_secret_in_local_yaml_is_allowed(tree: Tree) -> None:

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from realtime_profiles import Loader, ProfileValidationError
+from realtime_profiles import Loader, ProfileValidationError, UsageError
 from tests.conftest import Tree
 
 BASE = """
@@ -136,3 +136,49 @@ def test_layers_apply_lowest_first(tree: Tree) -> None:
     assert voice(Loader(root, environ={}, local=False)) == "env"
     (root / "env/prod.yaml").write_text("")
     assert voice(Loader(root, environ={}, local=False)) == "base"
+
+
+def test_overrides_of_a_preset_reach_the_copies_that_layers_refined(tree: Tree) -> None:
+    root = tree({
+        "base.yaml": "vars:\n  calm: {type: semantic_vad, eagerness: low}\n"
+                     "run_config:\n  model_settings:\n    turn_detection: ${vars.calm}\n",
+        "agents/plain.yaml": "{}\n",
+        "agents/refined.yaml": "run_config:\n  model_settings:\n"
+                               "    turn_detection: {create_response: false}\n",
+    })
+
+    def detection(loader: Loader, agent: str, *overrides: str) -> Any:
+        return loader.load(agent, None, overrides).run_config["model_settings"]["turn_detection"]
+
+    loader = Loader(root, environ={}, checks=())
+    environ = Loader(root, environ={"REALTIME_PROFILES__VARS__CALM__EAGERNESS": "high"},
+                     checks=())
+    refined = {"type": "semantic_vad", "eagerness": "high", "create_response": False}
+    # Overrides are the top layers: the preset a layer refined is the overridden one.
+    assert detection(loader, "plain", "vars.calm.eagerness=high") == {
+        "type": "semantic_vad", "eagerness": "high"}
+    assert detection(loader, "refined", "vars.calm.eagerness=high") == refined
+    assert detection(environ, "refined") == refined
+    # An override of the refined copy itself, in any order with one of the preset.
+    assert detection(loader, "refined", "model_settings.turn_detection.eagerness=auto",
+                     "vars.calm.type=server_vad") == {
+        "type": "server_vad", "eagerness": "auto", "create_response": False}
+    assert detection(loader, "plain", "~model_settings.turn_detection.eagerness") == {
+        "type": "semantic_vad"}
+    assert loader.explain("refined", None, "model_settings.turn_detection.eagerness",
+                          ["vars.calm.eagerness=high"]).render().splitlines() == [
+        'run_config.model_settings.turn_detection.eagerness = "high"',
+        '  1. profiles/base.yaml:2:30 (base), as vars.calm.eagerness via ${vars.calm} at '
+        'profiles/base.yaml:5:5: "low"',
+        '  2. command line: vars.calm.eagerness=high, as vars.calm.eagerness via ${vars.calm} '
+        'at profiles/base.yaml:5:5: "high"']
+    # Override errors inside a preset stay what they are elsewhere.
+    for agent in ("plain", "refined"):
+        with pytest.raises(UsageError) as info:
+            loader.load(agent, None, ["model_settings.turn_detection.eagernes=auto"])
+        assert info.value.problems[0].render() == (
+            "command line: model_settings.turn_detection.eagernes=auto: "
+            "run_config.model_settings.turn_detection.eagernes: is not set in this profile "
+            "(did you mean 'eagerness'?)")
+        with pytest.raises(UsageError, match="eagerness: is already set"):
+            loader.load(agent, None, ["+model_settings.turn_detection.eagerness=auto"])
