@@ -400,6 +400,7 @@ class Loader:
         problems.extend(folder.problems)
         problems.extend(resolution.problems)
         problems.extend(_secret_problems(layers, [*env_ovs, *cli_ovs], resolution.literal_reads))
+        problems.extend(_opaque_secret_containers(raw, layers))
         deps.extend(interpolator_deps(interpolator, self.root, self.environ))
         if self._custom_resolvers:
             deps.append(("uncacheable", object()))
@@ -544,6 +545,23 @@ def _consequence(problem: Problem, failed: frozenset[PathKey]) -> bool:
                                                          or ", got list" in message)):
             return True
     return False
+
+
+def _opaque_secret_containers(raw: Mapping[str, Any],
+                              layers: Sequence[Layer]) -> Iterator[Problem]:
+    """`model_config: ${vars.x}` or `headers: ${vars.h}` would bring secrets in wholesale,
+    where no secret rule sees them (secret paths are known before interpolation): refused."""
+    for path in (("model_config",), ("model_config", "headers")):
+        value = lookup(raw, path)
+        if isinstance(value, str) and "${" in value:
+            # located where the reference is written (the last layer to write it)
+            mark = next((m for layer in reversed(layers) if (m := layer.marks.get(path))),
+                        None)
+            yield Problem(
+                render_path(path),
+                "holds secrets, so it cannot be a ${...} reference: its values could be "
+                "neither checked for literals nor masked", mark,
+                "write it as a mapping here; each value may be ${oc.env:NAME} or ${vars.x}")
 
 
 def _fresh_result(result: CheckResult) -> CheckResult:

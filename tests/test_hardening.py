@@ -609,3 +609,15 @@ def test_explain_of_a_secret_never_carries_its_value(tree: Tree) -> None:
     for key in ("model_config.api_key", "model_config.headers.api-key"):
         explanation = loader.explain("a", None, key)
         assert "hunter2" not in repr(explanation) and "hunter2" not in explanation.render()
+
+
+@pytest.mark.parametrize("written", ["model_config: ${vars.mc}\n",
+                                     "model_config:\n  headers: ${vars.mc.headers}\n"])
+def test_secrets_cannot_arrive_wholesale_through_a_reference(tree: Tree, written: str) -> None:
+    tree({"base.yaml": "vars:\n  mc:\n    headers: {Authorization: 'Bearer ${oc.env:TOKEN}', "
+                       "X-Literal: literal-token-in-git}\n" + written,
+          "agents/a.yaml": "{}\n"})
+    code, out, err = run("show", "a", environ={"TOKEN": "topsecret"})
+    assert code == 1
+    assert "holds secrets, so it cannot be a ${...} reference" in err
+    assert "topsecret" not in out + err and "literal-token-in-git" not in out + err
