@@ -32,6 +32,7 @@ from .resolvers import SECRET_SOURCES, MissingVariableError, Resolver, ResolverE
 
 MAX_DEPTH: Final = 64
 MAX_RESULT_CHARS: Final = 1_000_000
+_EMPTY_LAST_ARG: Final = re.compile(r",\s*\}")
 # What all references and resolver calls of one resolution may produce together: `${a}` used
 # a thousand times, or lists of references doubling at each level, stop here.
 MAX_EXPANDED_VALUES: Final = MAX_NODES
@@ -178,7 +179,8 @@ class Interpolator:
         if path in self.active:
             cycle = " -> ".join(render_path(p) for p in (*self.active[self.active.index(path):],
                                                          path))
-            self._problem(path, f"interpolation cycle: {cycle}")
+            self._problem(path, f"interpolation cycle: {cycle}",
+                          "one of these must hold a value instead of a reference")
             raise _Failed
         if raw is MISSING:
             raw = lookup(self.raw, path)
@@ -260,7 +262,9 @@ class Interpolator:
         if pieces is not None:
             return self._guarded(lambda: self._evaluate(pieces, path, text), path, text)
         try:
-            tree = self.parse(text)
+            # `${oc.env:X,}`: OmegaConf reads the missing element as '' and says so with a
+            # UserWarning on stderr, unlocated; writing the '' gives the same value quietly.
+            tree = self.parse(_EMPTY_LAST_ARG.sub(",''}", text) if ",}" in text else text)
         except Exception as exc:  # noqa: BLE001 - the grammar's errors have no common base
             self._problem(path, f"invalid interpolation {text!r}: {_first_line(exc)}",
                           "escape a literal ${ as \\${")

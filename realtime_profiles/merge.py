@@ -309,8 +309,9 @@ class Folder:
         while True:
             if target in seen:
                 cycle = " -> ".join(render_path(p) for p in (*seen[len(stack) - 1:], target))
-                self.problems.append(Problem(render_path(stack[-1]),
-                                             f"reference cycle: {cycle}"))
+                self.problems.append(Problem(
+                    render_path(stack[-1]), f"reference cycle: {cycle}", None,
+                    "one of these must hold a value instead of a reference"))
                 return None
             seen.append(target)
             value = lookup(tree, target)
@@ -321,7 +322,8 @@ class Folder:
                 self.problems.append(Problem(
                     render_path(stack[-1]),
                     f"reference ${{{render_path(target)}}} points to nothing", None,
-                ))
+                    did_you_mean_path(tree, target) or "define it (in vars, say) or fix the "
+                    "reference"))
                 return None
             nxt = ref_target(value)
             if nxt is None:
@@ -512,3 +514,15 @@ def _remove(node: Any, part: str | int) -> None:
 
 
 MISSING: Final = _MISSING
+
+
+def did_you_mean_path(tree: Any, target: PathKey) -> str | None:
+    """`did you mean 'vars.turn_detection.calm'?` for a reference to a misspelled key."""
+    parent = lookup(tree, target[:-1]) if len(target) > 1 else tree
+    if not isinstance(parent, dict):
+        return None
+    hint = did_you_mean(str(target[-1]), [str(k) for k in parent])
+    if hint is None:
+        return None
+    close = hint.split("'")[1]
+    return f"did you mean '{render_path((*target[:-1], close))}'?"

@@ -107,7 +107,8 @@ class DocumentValidator:
                             severity: Severity) -> Iterator[Problem]:
         for pattern, known in self.index.known_values:
             for path, value in _select(document, pattern):
-                if isinstance(value, str) and value not in known and "***" not in value:
+                if isinstance(value, str) and value and value not in known \
+                        and "***" not in value:  # '' is an error already (minLength)
                     mark, via = locate(path)
                     yield Problem(render_path(path), f"{value!r} is not a known value "
                                   f"(known: {', '.join(known)}); it is sent as written", mark,

@@ -182,3 +182,30 @@ def test_overrides_of_a_preset_reach_the_copies_that_layers_refined(tree: Tree) 
             "(did you mean 'eagerness'?)")
         with pytest.raises(UsageError, match="eagerness: is already set"):
             loader.load(agent, None, ["+model_settings.turn_detection.eagerness=auto"])
+
+
+def test_a_refined_reference_to_a_misspelled_preset_suggests_the_preset(tree: Tree) -> None:
+    root = tree({"base.yaml": "vars:\n  calm: {type: semantic_vad}\nrun_config:\n"
+                              "  model_settings:\n    turn_detection: ${vars.clam}\n",
+                 "agents/a.yaml": "run_config:\n  model_settings:\n"
+                                  "    turn_detection: {eagerness: low}\n"})
+    problems = Loader(root, environ={}).check("a").problems
+    assert any("points to nothing" in p.message and p.suggestion == "did you mean 'vars.calm'?"
+               for p in problems), [p.render() for p in problems]
+
+
+def test_an_empty_default_reads_as_empty_text_without_omegaconf_warning(tree: Tree) -> None:
+    root = tree({"agents/a.yaml": "run_config:\n  model_settings:\n    tracing:\n"
+                                  "      group_id: 'g${oc.env:NOT_SET_ANYWHERE,}'\n"})
+    # pytest runs with filterwarnings=error: OmegaConf's UserWarning would fail this test
+    profile = Loader(root, environ={}).load("a")
+    assert profile.run_config["model_settings"]["tracing"]["group_id"] == "g"
+
+
+def test_a_cycle_says_how_to_break_it(tree: Tree) -> None:
+    root = tree({"agents/a.yaml": "vars:\n  a: ${vars.b}\n  b: ${vars.a}\n"
+                                  "run_config:\n  model_settings: {voice: '${vars.a}'}\n"})
+    problems = Loader(root, environ={}).check("a").problems
+    assert any(p.message.startswith(("interpolation cycle", "reference cycle"))
+               and p.suggestion == "one of these must hold a value instead of a reference"
+               for p in problems), [p.render() for p in problems]
