@@ -125,7 +125,23 @@ def _register_file_resolver(root: Path) -> None:
     _FILE_ROOT[0] = root
 
 
-class Hydra:
+class _ComposeThenValidate:
+    """(b) and (c): compose a document, then jsonschema; the first error is enough here."""
+
+    validator: Any
+
+    def compose(self, agent: str, env: str) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def load(self, agent: str, env: str) -> dict[str, Any]:
+        doc = self.compose(agent, env)
+        errors = list(self.validator.iter_errors(doc))
+        if errors:
+            raise ValueError(errors[0].message)
+        return doc
+
+
+class Hydra(_ComposeThenValidate):
     name = "Hydra compose"
 
     def __init__(self, root: Path, conf: Path) -> None:
@@ -157,13 +173,6 @@ class Hydra:
         assert isinstance(tree, dict)
         return emit(tree)  # type: ignore[arg-type]
 
-    def load(self, agent: str, env: str) -> dict[str, Any]:
-        doc = self.compose(agent, env)
-        errors = list(self.validator.iter_errors(doc))
-        if errors:
-            raise ValueError(errors[0].message)
-        return doc
-
     def validate_all(self, combos: list[tuple[str, str]]) -> int:
         invalid = 0
         for agent, env in combos:
@@ -174,7 +183,7 @@ class Hydra:
 
 # -- (c) plain OmegaConf --------------------------------------------------------------------
 
-class PlainOmegaConf:
+class PlainOmegaConf(_ComposeThenValidate):
     name = "OmegaConf"
 
     def __init__(self, root: Path) -> None:
@@ -200,13 +209,6 @@ class PlainOmegaConf:
         tree = OmegaConf.to_container(cfg, resolve=True)
         assert isinstance(tree, dict)
         return emit(tree)  # type: ignore[arg-type]
-
-    def load(self, agent: str, env: str) -> dict[str, Any]:
-        doc = self.compose(agent, env)
-        errors = list(self.validator.iter_errors(doc))
-        if errors:
-            raise ValueError(errors[0].message)
-        return doc
 
     def validate_all(self, combos: list[tuple[str, str]]) -> int:
         cache: dict[Path, Any] = {}  # each file loaded once per run
