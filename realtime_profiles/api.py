@@ -145,9 +145,9 @@ class Profile:
     def runner(self, agent: Any, registry: Any = None, *, model: Any = None) -> Any:
         """`RealtimeRunner(agent, config=self.run_config)` with names bound by `registry` (a
         `realtime_profiles.sdk.Registry`). Needs the `sdk` extra; imported only here."""
-        from .sdk import bound_runner
+        from .sdk import Registry
 
-        return bound_runner(self, agent, registry, model=model)
+        return (registry or Registry()).runner(agent, self, model=model)
 
     def bind(self, registry: Any = None) -> Any:
         """`BoundProfile(run_config, model_config)` with names replaced by `registry`'s objects,
@@ -212,6 +212,13 @@ class _Composition:
     deps: tuple[Any, ...]
     failed: frozenset[PathKey] = frozenset()
     missing_secrets: dict[PathKey, str] = field(default_factory=dict)
+    _prov: list[Provenance] = field(default_factory=list)
+
+    def provenance(self) -> Provenance:
+        """The fold again with provenance, done at most once per composition."""
+        if not self._prov:
+            self._prov.append(_fold_provenance(self.layers, self.overrides, Provenance()))
+        return self._prov[0]
 
 
 class Loader:
@@ -330,7 +337,7 @@ class Loader:
         header names) need no quoting."""
         overrides = tuple(overrides)
         comp = self._compose(agent, env, overrides, lenient=True)
-        prov = self._provenance(comp)
+        prov = comp.provenance()
         value = lookup(comp.document, path)
         if value is MISSING and lookup(comp.raw, path) is MISSING:
             parent = lookup(comp.document, path[:-1]) if len(path) > 1 else comp.document
@@ -399,14 +406,15 @@ class Loader:
         problems = [p for layer in layers for p in layer.problems]
         problems.extend(folder.problems)
         problems.extend(resolution.problems)
-        problems.extend(_secret_problems(layers, [*env_ovs, *cli_ovs], resolution.literal_reads))
-        problems.extend(_opaque_secret_containers(raw, layers))
         deps.extend(interpolator_deps(interpolator, self.root, self.environ))
         if self._custom_resolvers:
             deps.append(("uncacheable", object()))
-        return _Composition(raw, layers, [*env_ovs, *cli_ovs], document, problems, secrets,
+        comp = _Composition(raw, layers, [*env_ovs, *cli_ovs], document, problems, secrets,
                             resolution.unset_secrets, tuple(deps), resolution.failed,
                             resolution.missing_secrets)
+        problems.extend(_secret_problems(comp.provenance, resolution.literal_reads))
+        problems.extend(_opaque_secret_containers(raw, layers))
+        return comp
 
     def _finish(self, comp: _Composition, agent: str, env: str | None,
                 strict: bool) -> list[Problem]:
@@ -455,9 +463,6 @@ class Loader:
             _secrets=comp.secrets,
             _explainer=lambda key: self.explain(agent, env, key, overrides),
         )
-
-    def _provenance(self, comp: _Composition) -> Provenance:
-        return _tracked_fold(comp, Provenance())
 
     def _parse(self, text: str) -> Any:
         """OmegaConf's grammar parse of an interpolation string, memoized per loader."""
@@ -620,13 +625,13 @@ def _missing_secret(problem: Problem, missing: Mapping[PathKey, str]) -> bool:
     return name is not None and problem.message == f"environment variable {name} is not set"
 
 
-def _secret_problems(layers: Sequence[Layer], overrides: Sequence[Override],
+def _secret_problems(provenance: Callable[[], Provenance],
                      literal_reads: Mapping[PathKey, Sequence[PathKey]]) -> Iterator[Problem]:
     """A secret that draws on a literal written in a tracked file, through references at any
     depth (the secret's own literals were checked per file when parsed), at the secret."""
     if not literal_reads:
         return
-    prov = _fold_provenance(layers, overrides, Provenance())
+    prov = provenance()
     for path, literals in literal_reads.items():
         secret_write = _last_write(prov, path)
         for literal in literals:
@@ -648,10 +653,6 @@ def _last_write(prov: Provenance, path: PathKey) -> Write | None:
         if chain:
             return chain[-1]
     return None
-
-
-def _tracked_fold(comp: _Composition, prov: Provenance) -> Provenance:
-    return _fold_provenance(comp.layers, comp.overrides, prov)
 
 
 def _fold_provenance(layers: Sequence[Layer], overrides: Sequence[Override],
@@ -685,7 +686,7 @@ class _Locator:
 
     def provenance(self) -> Provenance:
         if self._prov is None:
-            self._prov = _tracked_fold(self.comp, Provenance())
+            self._prov = self.comp.provenance()
         return self._prov
 
     def __call__(self, path: PathKey, key: bool = False) -> tuple[Mark | None, tuple[Mark, ...]]:

@@ -28,7 +28,7 @@ from typing import Any, Final
 from .errors import Problem, did_you_mean
 from .layers import MAX_NODES, PathKey, render_path
 from .merge import MISSING, lookup, parse_dotted, ref_target
-from .resolvers import SECRET_SOURCES, MissingVariableError, Resolver, ResolverError
+from .resolvers import MissingVariableError, Resolver, ResolverError
 
 MAX_DEPTH: Final = 64
 MAX_RESULT_CHARS: Final = 1_000_000
@@ -526,11 +526,6 @@ def _escaped_missing(result: str) -> Any:
 def _first_line(exc: Exception) -> str:
     text = str(exc).strip().splitlines()
     return text[0] if text else type(exc).__name__
-
-
-def secret_source_used(uses: frozenset[str]) -> bool:
-    """Whether a secret came through a resolver that reads outside the tree."""
-    return bool(uses & SECRET_SOURCES)
 
 
 __all__ = ["Interpolator", "Resolution", "UnsetSecret", "parse_dotted"]

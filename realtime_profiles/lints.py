@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, Final
 
 from .layers import PathKey
+from .merge import MISSING, lookup
 
 # (path, message, suggestion) is a warning (an error under --strict); a fourth element "error"
 # makes it an error always, for what the SDK would fail on at connect time.
@@ -44,11 +45,8 @@ _ABSENT: Final = object()
 
 
 def _at(doc: Any, path: PathKey, missing: Any = None) -> Any:
-    for key in path:
-        if not isinstance(doc, Mapping) or key not in doc:
-            return missing
-        doc = doc[key]
-    return doc
+    value = lookup(doc, path)
+    return missing if value is MISSING else value
 
 
 def _settings(doc: Mapping[str, Any]) -> Iterator[tuple[PathKey, Mapping[str, Any]]]:

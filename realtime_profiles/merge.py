@@ -334,14 +334,6 @@ class Folder:
             target = nxt
 
     # -- overrides -------------------------------------------------------------------------
-    def apply_overrides(self, tree: dict[str, Any], overrides: Sequence[Override]) -> None:
-        """Overrides over a tree folded already (`fold(layers, overrides)` applies them
-        before presets are expanded, so that an override of a preset reaches every copy)."""
-        before = self.presets
-        self._overrides(tree, overrides)
-        if self.presets != before:
-            self.expand_presets(tree)
-
     def _overrides(self, tree: dict[str, Any], overrides: Sequence[Override]) -> None:
         """Command-line and environment overrides, each checked against the tree."""
         for override in overrides:

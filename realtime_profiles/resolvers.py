@@ -145,8 +145,6 @@ def _nearby(root: Path, candidate: Path) -> str | None:
     return did_you_mean(str(candidate), names)
 
 
-SECRET_SOURCES: Final = frozenset({"oc.env", "file"})
-
 
 def default_resolvers(root: Path, environ: Mapping[str, str] | None) -> dict[str, Resolver]:
     """This loader's resolver table."""

@@ -17,7 +17,7 @@ the SDK needs it. This module imports the SDK; the core loader never imports thi
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar, cast
 
@@ -28,6 +28,8 @@ from agents.realtime.model_inputs import RealtimeModelSendRawMessage
 
 from .errors import Problem, ProfileError, did_you_mean
 from .layers import PathKey, render_path
+from .merge import set_at
+from .validate import _select
 
 if TYPE_CHECKING:
     from agents.realtime import RealtimeSession
@@ -41,7 +43,7 @@ KINDS: Final[tuple[Kind, ...]] = ("tool", "handoff", "output_guardrail", "tool_e
 
 # Where the schema puts names (its `x-registry` keyword; a test keeps the two in step).
 # "*" is every item of a list. `api_key` is `{callable: name}` and becomes the callable.
-NAME_SLOTS: Final[tuple[tuple[PathKey, Kind], ...]] = (
+NAME_SLOTS: Final[tuple[tuple[tuple[str, ...], Kind], ...]] = (
     (("run_config", "model_settings", "tools", "*"), "tool"),
     (("run_config", "model_settings", "handoffs", "*"), "handoff"),
     (("run_config", "output_guardrails", "*"), "output_guardrail"),
@@ -142,14 +144,14 @@ class Registry:
         problems: list[Problem] = []
         missing: list[str] = []
         for pattern, kind in NAME_SLOTS:
-            for path, name in _slots(document, pattern):
+            for path, name in _select(document, pattern):
                 obj = self._objects[kind].get(name) if isinstance(name, str) else None
                 if obj is None:
                     problems.append(self._unknown(profile, path, kind, name))
                     missing.append(f"{kind.replace('_', ' ')} {name!r}")
                     continue
                 # {callable: name} becomes the callable itself
-                _replace(document, path[:-1] if kind == "api_key" else path, obj)
+                set_at(document, path[:-1] if kind == "api_key" else path, obj)
         if problems:
             raise RegistryError(
                 f"{len(problems)} name{'s' if len(problems) != 1 else ''} not registered: "
@@ -188,25 +190,6 @@ def _name_of(obj: Any) -> str:
     return name
 
 
-def _slots(doc: Any, pattern: PathKey, prefix: PathKey = ()) -> Iterator[tuple[PathKey, Any]]:
-    if not pattern:
-        yield prefix, doc
-        return
-    head, rest = pattern[0], pattern[1:]
-    if head == "*":
-        if isinstance(doc, list):
-            for index, item in enumerate(doc):
-                yield from _slots(item, rest, (*prefix, index))
-    elif isinstance(doc, dict) and head in doc:
-        yield from _slots(doc[head], rest, (*prefix, head))
-
-
-def _replace(doc: Any, path: PathKey, value: Any) -> None:
-    for key in path[:-1]:
-        doc = doc[key]
-    doc[path[-1]] = value
-
-
 async def send_initial_messages(session: RealtimeSession, profile: Profile) -> None:
     """Send the profile's `start_messages` (user messages) and then its `client_messages`
     (raw events such as `response.create`) on an open session, in file order."""
@@ -215,12 +198,3 @@ async def send_initial_messages(session: RealtimeSession, profile: Profile) -> N
     for event in profile.client_messages:
         raw = RealtimeModelSendRawMessage(message=cast(Any, copy.deepcopy(event)))
         await session.model.send_event(raw)
-
-
-def bound_runner(profile: Profile, agent: RealtimeAgent[Any], registry: Registry | None = None,
-                 *, model: Any = None) -> RealtimeRunner:
-    """What `Profile.runner` calls: an empty registry when none is given (a profile without
-    names needs none; one with names gets a RegistryError listing them)."""
-    return (registry or Registry()).runner(agent, profile, model=model)
-
-

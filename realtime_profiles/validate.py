@@ -94,9 +94,9 @@ class DocumentValidator:
                  strict: bool = False) -> list[Problem]:
         """Every schema error and open-enum warning in `document`."""
         # Secret values, and the headers mapping itself: an error never shows one.
-        secrets = {path for path, _ in secret_paths(dict(document))} | set(SECRET_MAPPINGS)
         found: list[Problem] = []
         if self._certainly_valid is None or not self._certainly_valid(document):
+            secrets = {path for path, _ in secret_paths(dict(document))} | set(SECRET_MAPPINGS)
             for error in self._validator.iter_errors(document):
                 found.extend(_convert(error, locate, secrets, self.index))
         warning: Severity = "error" if strict else "warning"
