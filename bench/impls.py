@@ -51,7 +51,7 @@ def schema() -> dict[str, Any]:
     place (to absolute URIs), which must not reach the schema realtime-profiles uses."""
     import copy
 
-    from realtime_profiles.validate import packaged_schema
+    from realtime_profiles._validate import packaged_schema
 
     return copy.deepcopy(dict(packaged_schema()))
 

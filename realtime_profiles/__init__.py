@@ -15,7 +15,9 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .api import CheckResult, Explanation, Loader, Profile, load_profile
+    from ._layer import Source
+    from ._provenance import Write
+    from ._resolvers import Resolver
     from .errors import (
         LayerSyntaxError,
         Mark,
@@ -23,22 +25,29 @@ if TYPE_CHECKING:
         ProfileError,
         ProfileValidationError,
         SecretUnavailableError,
+        Severity,
         UsageError,
     )
+    from .loader import Loader, load_profile
+    from .profile import CheckResult, Explanation, Profile
 
 _EXPORTS = {
-    "CheckResult": "api",
-    "Explanation": "api",
-    "Loader": "api",
-    "Profile": "api",
-    "load_profile": "api",
+    "CheckResult": "profile",
+    "Explanation": "profile",
+    "Profile": "profile",
+    "Loader": "loader",
+    "load_profile": "loader",
     "LayerSyntaxError": "errors",
     "Mark": "errors",
     "Problem": "errors",
     "ProfileError": "errors",
     "ProfileValidationError": "errors",
     "SecretUnavailableError": "errors",
+    "Severity": "errors",
     "UsageError": "errors",
+    "Source": "_layer",
+    "Write": "_provenance",
+    "Resolver": "_resolvers",
 }
 
 __all__ = [
@@ -51,8 +60,12 @@ __all__ = [
     "Profile",
     "ProfileError",
     "ProfileValidationError",
+    "Resolver",
     "SecretUnavailableError",
+    "Severity",
+    "Source",
     "UsageError",
+    "Write",
     "load_profile",
 ]
 __version__ = "0.1.0"

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from ._paths import PathKey, render_path
+
 Severity = Literal["error", "warning"]
 
 
@@ -46,26 +48,43 @@ def _display_path(file: str, cwd: Path | None) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Problem:
-    """One located mistake (or warning) in a profile."""
+    """One located mistake (or warning) in a profile, as data.
 
-    path: str
+    `key` is the path as a tuple and `code` a stable, machine-readable name of the rule that
+    fired (`unknown-key`, `enum`, `secret-literal`, `lint/agent-owned`, ...): callers and our
+    own code branch on those, never on `message`, which is for people.
+    """
+
+    key: PathKey
+    code: str
     message: str
     mark: Mark | None = None
     suggestion: str | None = None
     severity: Severity = "error"
     via: tuple[Mark, ...] = field(default=())
 
+    @property
+    def path(self) -> str:
+        """The dotted form of `key` (`run_config.model_settings.tools[0]`), for display."""
+        return render_path(self.key)
+
     def render(self, cwd: Path | None = None) -> str:
-        """The one-line form: `file:line:col: dotted.path: message (did you mean ...?)`."""
-        where = self.mark.render(cwd) if self.mark is not None else "<profile>"
-        text = f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
+        """The one-line form: `file:line:col: [warning: ]dotted.path: message (suggestion)`."""
+        parts = [self.mark.render(cwd) if self.mark is not None else "<profile>"]
         if self.severity == "warning":
-            text = f"{where}: warning: " + text[len(where) + 2 :]
+            parts.append("warning")
+        if self.key:
+            parts.append(self.path)
+        parts.append(self.message)
+        text = ": ".join(parts)
         if self.suggestion:
             text += f" ({self.suggestion})"
         if self.via:
             text += " [via " + ", ".join(m.render(cwd) for m in self.via) + "]"
         return text
+
+    def __str__(self) -> str:
+        return self.render()
 
     def sort_key(self) -> tuple[str, int, int, str, str]:
         """Order by file, line and column, then key; unlocated problems last."""
@@ -77,7 +96,9 @@ class Problem:
         """JSON form for CI tools."""
         return {
             "severity": self.severity,
+            "code": self.code,
             "path": self.path,
+            "key": list(self.key),
             "message": self.message,
             "suggestion": self.suggestion,
             "file": self.mark.file if self.mark else None,
@@ -119,12 +140,14 @@ class UsageError(ProfileError):
     exit_code = 2
 
 
-class LayerSyntaxError(ProfileError):
-    """A layer file is not YAML we accept (syntax, duplicate key, bomb, size, encoding)."""
-
-
 class ProfileValidationError(ProfileError):
     """The composed profile breaks the schema or a rule; `problems` lists every one."""
+
+
+class LayerSyntaxError(ProfileValidationError):
+    """A layer file is not YAML we accept (syntax, duplicate key, tag, bomb, size, encoding):
+    raised instead of `ProfileValidationError` when such a problem is among the errors, since
+    the profile could not even be read as written."""
 
 
 class SecretUnavailableError(ProfileError):
@@ -140,14 +163,18 @@ def summarize(problems: Iterable[Problem]) -> str:
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
-    """`did you mean 'voice'?` for the closest choice, or None when nothing is close."""
+    """The choice closest to `word`, or None when nothing is close (`voic` -> `voice`)."""
     import difflib  # only on the error path
 
     pool = list(choices)
     matches = difflib.get_close_matches(word, pool, n=1, cutoff=0.6)
-    if not matches:
-        # `semantic-vad` vs `semantic_vad`: separators are the usual slip.
-        folded = {c.replace("-", "_").lower(): c for c in pool}
-        hit = folded.get(word.replace("-", "_").lower())
-        matches = [hit] if hit else []
-    return f"did you mean '{matches[0]}'?" if matches else None
+    if matches:
+        return matches[0]
+    # `semantic-vad` vs `semantic_vad`: separators are the usual slip.
+    folded = {c.replace("-", "_").lower(): c for c in pool}
+    return folded.get(word.replace("-", "_").lower())
+
+
+def mean(match: str | None) -> str | None:
+    """`did you mean 'voice'?` for a match of `did_you_mean`, None for none."""
+    return f"did you mean '{match}'?" if match is not None else None

@@ -22,7 +22,7 @@ from agents.realtime.openai_realtime import OpenAIRealtimeWebSocketModel
 from .sdk import Registry, send_initial_messages
 
 if TYPE_CHECKING:
-    from .api import Profile
+    from .profile import Profile
 
 OFFLINE_API_KEY: Final = "offline-no-key"  # never leaves the process: there is no socket
 _CLOSED: Final = object()

@@ -26,15 +26,13 @@ from agents.handoffs import Handoff
 from agents.realtime import RealtimeAgent, RealtimeRunner, realtime_handoff
 from agents.realtime.model_inputs import RealtimeModelSendRawMessage
 
-from .errors import Problem, ProfileError, did_you_mean
-from .layers import PathKey, render_path
-from .merge import set_at
-from .validate import _select
+from ._paths import PathKey, render_path, select, set_at
+from .errors import Problem, ProfileError, did_you_mean, mean
 
 if TYPE_CHECKING:
     from agents.realtime import RealtimeSession
 
-    from .api import Profile
+    from .profile import Profile
 
 Kind = Literal["tool", "handoff", "output_guardrail", "tool_error_formatter", "playback_tracker",
                "api_key"]
@@ -144,7 +142,7 @@ class Registry:
         problems: list[Problem] = []
         missing: list[str] = []
         for pattern, kind in NAME_SLOTS:
-            for path, name in _select(document, pattern):
+            for path, name in select(document, pattern):
                 obj = self._objects[kind].get(name) if isinstance(name, str) else None
                 if obj is None:
                     problems.append(self._unknown(profile, path, kind, name))
@@ -167,11 +165,11 @@ class Registry:
             writes = ()
         mark = writes[-1].mark if writes else None
         label = kind.replace("_", " ")
-        suggestion = did_you_mean(str(name), known)
+        suggestion = mean(did_you_mean(str(name), known))
         listed = f"registered {label}s: {', '.join(known)}" if known else \
             f"no {label} is registered: Registry().{kind}(...)"
         hint = f"{suggestion} {listed}" if suggestion else listed
-        return Problem(dotted, f"unknown {label} {name!r}", mark, hint)
+        return Problem(path, "unknown-name", f"unknown {label} {name!r}", mark, hint)
 
     def runner(self, agent: RealtimeAgent[Any], profile: Profile, *,
                model: Any = None) -> RealtimeRunner:

@@ -70,7 +70,9 @@ def test_validate_json_for_ci(broken: Path) -> None:
     payload = json.loads(out)
     assert code == 1 and payload["ok"] is False
     first = payload["problems"][0]
-    assert first == {"severity": "error", "path": "run_config.model_settings.voic",
+    assert first == {"severity": "error", "code": "unknown-key",
+                     "path": "run_config.model_settings.voic",
+                     "key": ["run_config", "model_settings", "voic"],
                      "message": "unknown key", "suggestion": "did you mean 'voice'?",
                      "file": "profiles/agents/phone.yaml", "line": 3, "column": 5,
                      "profiles": ["phone@dev", "phone@prod"]}

@@ -21,12 +21,11 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 from omegaconf import OmegaConf
-from omegaconf.grammar_parser import parse
 
-from realtime_profiles.fastschema import compile_check
-from realtime_profiles.interpolate import Interpolator, simple_pieces
-from realtime_profiles.resolvers import EnvResolver, FileResolver
-from realtime_profiles.validate import packaged_schema
+from realtime_profiles._fastschema import compile_check
+from realtime_profiles._interpolate import Interpolator, simple_pieces
+from realtime_profiles._resolvers import EnvResolver, FileResolver
+from realtime_profiles._validate import packaged_schema
 
 EXAMPLES = int(os.environ.get("FAST_PATH_EXAMPLES", "200"))
 ENVIRON = {"USER": "ada", "GIT_SHA": "abc123", "EMPTY": "", "NUM": "42", "OPENAI_API_KEY": "k"}
@@ -91,7 +90,7 @@ def _raw(value: str) -> dict[str, Any]:
 def _resolve(raw: dict[str, Any], root: Path, fast: bool) -> tuple[Any, ...]:
     resolvers = {"oc.env": EnvResolver(ENVIRON), "file": FileResolver(root), "custom": _custom,
                  "custom.typed": _typed}
-    interpolator = Interpolator(raw, resolvers, parse,
+    interpolator = Interpolator(raw, resolvers,
                                 secret_paths=frozenset({("model_config", "api_key")}),
                                 lenient_secrets=True, fast_path=fast)
     result = interpolator.resolve(("run_config", "model_config"))

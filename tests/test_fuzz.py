@@ -22,11 +22,13 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
 from realtime_profiles import Loader, ProfileError, UsageError
+from realtime_profiles._layer import Source
+from realtime_profiles._limits import MAX_FILE_BYTES
+from realtime_profiles._overrides import ENV_PREFIX, env_overrides, parse_override
+from realtime_profiles._validate import packaged_schema
+from realtime_profiles._yaml import parse_layer, read_layer
 from realtime_profiles.cli import main
 from realtime_profiles.errors import Problem
-from realtime_profiles.layers import MAX_FILE_BYTES, Source, parse_layer, read_layer
-from realtime_profiles.overrides import ENV_PREFIX, env_overrides, parse_override
-from realtime_profiles.validate import packaged_schema
 from tests.conftest import deadline
 
 VALIDATOR = Draft202012Validator(packaged_schema())
@@ -344,7 +346,7 @@ def test_the_layer_parser_returns_located_problems_for_any_text(text: str) -> No
 
 def is_plain_layer(value: Any) -> bool:
     """Layer data: plain values plus the `!delete` and `key+:` markers."""
-    from realtime_profiles.layers import DELETE, Append
+    from realtime_profiles._layer import DELETE, Append
 
     if value is DELETE:
         return True
@@ -365,7 +367,7 @@ def test_reading_any_bytes_gives_a_layer_or_located_problems(data: bytes) -> Non
     with tempfile.TemporaryDirectory() as tmp, deadline(SECONDS_PER_EXAMPLE):
         path = Path(tmp) / "base.yaml"
         path.write_bytes(data)
-        layer = read_layer(Source("base", str(path), tracked=True), path)
+        layer, _ = read_layer(Source("base", str(path), tracked=True), path)
     for problem in layer.problems:
         assert problem.mark is not None and problem.mark.file == str(path)
     assert is_plain_layer(layer.data)
@@ -374,7 +376,7 @@ def test_reading_any_bytes_gives_a_layer_or_located_problems(data: bytes) -> Non
 def test_a_file_just_over_the_size_cap_is_refused_before_parsing(tmp_path: Path) -> None:
     path = tmp_path / "base.yaml"
     path.write_bytes(b"vars: {}\n" + b"#" * MAX_FILE_BYTES)
-    layer = read_layer(Source("base", str(path), tracked=True), path)
+    layer, _ = read_layer(Source("base", str(path), tracked=True), path)
     assert [p.message for p in layer.problems] == [
         f"file is {MAX_FILE_BYTES + 9} bytes, over the {MAX_FILE_BYTES}-byte limit"]
 
@@ -401,4 +403,4 @@ def test_environment_overrides_raise_only_usage_errors(name: str, value: str) ->
         except UsageError as exc:
             assert exc.message.startswith(f"environment variable {ENV_PREFIX}")
         else:
-            assert len(found) == 1 and is_plain(found[0].value)
+            assert len(found) == 1 and is_plain(found[0][1].value)

@@ -16,9 +16,8 @@ from pathlib import Path
 import pytest
 
 from realtime_profiles import Loader, ProfileError
+from realtime_profiles._limits import MAX_FILE_BYTES, MAX_PROMPT_BYTES
 from realtime_profiles.cli import main
-from realtime_profiles.layers import MAX_FILE_BYTES
-from realtime_profiles.resolvers import MAX_PROMPT_BYTES
 from tests.conftest import Tree, deadline
 
 SECONDS = 15

@@ -6,18 +6,19 @@ from pathlib import Path
 
 import pytest
 
+from realtime_profiles import Loader
+from realtime_profiles._layer import DELETE, Append, Source
+from realtime_profiles._limits import MAX_FILE_BYTES
+from realtime_profiles._sources import Request, gather
+from realtime_profiles._tree import check_name, scan
+from realtime_profiles._yaml import parse_layer, read_layer
 from realtime_profiles.errors import Mark, UsageError
-from realtime_profiles.layers import (
-    DELETE,
-    MAX_FILE_BYTES,
-    Append,
-    Source,
-    check_name,
-    layer_files,
-    parse_layer,
-    read_layer,
-    scan,
-)
+
+
+def layer_kinds(root: Path, agent: str, env: str | None, *, local: bool = True) -> list[str]:
+    """The kinds of the file layers a request reads, lowest first."""
+    gathered = gather(Request(agent, env), Loader(root, local=local, environ={}))
+    return [layer.source.kind for layer in gathered.layers]
 
 BASE = Source("base", "base.yaml", tracked=True)
 LOCAL = Source("local", "local.yaml", tracked=False)
@@ -150,7 +151,7 @@ def test_binary_and_non_utf8_and_huge_files(tmp_path: Path) -> None:
     latin.write_bytes(b"vars:\n  x: caf\xe9\n")
     huge = tmp_path / "huge.yaml"
     huge.write_bytes(b"#" * (MAX_FILE_BYTES + 1))
-    render = lambda p: [x.render() for x in read_layer(Source("base", str(p), True), p).problems]  # noqa: E731
+    render = lambda p: [x.render() for x in read_layer(Source("base", str(p), True), p)[0].problems]  # noqa: E731
     assert render(binary) == [f"{binary}: binary content (NUL byte) is not YAML text"]
     assert render(latin) == [f"{latin}:2:9: not UTF-8 text (byte 14)"]
     assert render(huge) == [f"{huge}: file is {MAX_FILE_BYTES + 1} bytes, over the "
@@ -172,10 +173,8 @@ def test_discovery_and_layer_order(tmp_path: Path) -> None:
     tree = scan(root)
     assert (tree.agents, tree.envs, tree.agent_envs()) == (("a", "b"), ("dev", "prod"),
                                                          (("b", "prod"),))
-    kinds = [s.kind for s, _ in layer_files(tree, "b", "prod")]
-    assert kinds == ["base", "env", "agent@env", "local"]
-    assert [s.kind for s, _ in layer_files(tree, "a", "dev", local=False)] == ["base", "env",
-                                                                              "agent"]
+    assert layer_kinds(root, "b", "prod") == ["base", "env", "agent@env", "local"]
+    assert layer_kinds(root, "a", "dev", local=False) == ["base", "env", "agent"]
 
 
 def test_unknown_agent_and_env_suggest(tmp_path: Path) -> None:
@@ -186,9 +185,9 @@ def test_unknown_agent_and_env_suggest(tmp_path: Path) -> None:
     (root / "env" / "prod.yaml").write_text("{}\n")
     tree = scan(root)
     with pytest.raises(UsageError, match=r"unknown agent 'suport' \(did you mean 'support'\?\)"):
-        layer_files(tree, "suport", None)
+        tree.check("suport", None)
     with pytest.raises(UsageError, match=r"unknown environment 'prd' \(did you mean 'prod'\?\)"):
-        layer_files(tree, "support", "prd")
+        tree.check("support", "prd")
 
 
 def test_a_layer_symlinked_out_of_the_root_is_refused(tmp_path: Path) -> None:
@@ -198,4 +197,4 @@ def test_a_layer_symlinked_out_of_the_root_is_refused(tmp_path: Path) -> None:
     (root / "agents").mkdir(parents=True)
     (root / "agents" / "a.yaml").symlink_to(outside)
     with pytest.raises(UsageError, match="leaves the profile root"):
-        layer_files(scan(root), "a", None)
+        layer_kinds(root, "a", None)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from conftest import Tree
 
-from realtime_profiles import Loader
+from realtime_profiles import Loader, Problem
 from realtime_profiles.cli import main
 
 ENV = {"OPENAI_API_KEY": "test-key", "ORG": "acme"}
@@ -153,8 +153,8 @@ def test_a_user_check_runs_beside_the_lints(tree: Tree) -> None:
 
     def house_voice(doc):  # type: ignore[no-untyped-def]
         if doc["run_config"]["model_settings"].get("voice") != "cedar":
-            yield (("run_config", "model_settings", "voice"), "is not the house voice",
-                   "use cedar")
+            yield Problem(("run_config", "model_settings", "voice"), "house/voice",
+                          "is not the house voice", suggestion="use cedar", severity="warning")
 
     result = Loader(root, environ=ENV, checks=[house_voice]).check("a")
     assert [p.render() for p in result.problems] == [

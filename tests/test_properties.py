@@ -23,13 +23,13 @@ import yaml
 from hypothesis import assume, given
 from hypothesis import strategies as st
 from omegaconf import OmegaConf
-from omegaconf.grammar_parser import parse
 
+from realtime_profiles._interpolate import Interpolator
+from realtime_profiles._layer import Layer, Source
+from realtime_profiles._merge import Folder
+from realtime_profiles._overrides import format_override, parse_override
+from realtime_profiles._yaml import SECTIONS, parse_layer
 from realtime_profiles.cli import main
-from realtime_profiles.interpolate import Interpolator
-from realtime_profiles.layers import SECTIONS, Layer, Source, parse_layer
-from realtime_profiles.merge import Folder
-from realtime_profiles.overrides import format_override, parse_override
 
 KEYS = st.sampled_from(["a", "b", "c", "d"])
 TEXT = st.text(alphabet="abcxyz -_.:é{}\\", max_size=6).filter(
@@ -84,7 +84,7 @@ def test_interpolation_is_omegaconf_resolution(tree: dict[str, Any]) -> None:
         expected = OmegaConf.to_container(OmegaConf.create(tree), resolve=True)
     except Exception:  # noqa: BLE001 - any OmegaConf failure: we must report a problem
         expected = None
-    result = Interpolator(tree, {}, parse).resolve(tuple(tree))
+    result = Interpolator(tree, {}).resolve(tuple(tree))
     # A deliberate difference: `x-${a}` with `a` a mapping holding `${...}` reads as the
     # mapping's resolved values here, and with the `${...}` text itself in OmegaConf.
     assume(expected is None or "${" not in json.dumps(expected))

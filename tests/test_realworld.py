@@ -27,8 +27,7 @@ import pytest
 import yaml
 from conftest import Tree
 
-from realtime_profiles import Loader
-from realtime_profiles.api import CheckResult
+from realtime_profiles import CheckResult, Loader
 from realtime_profiles.errors import Problem
 
 HERE = Path(__file__).parent / "fixtures" / "realworld"

@@ -8,7 +8,7 @@ from typing import Any, Literal, NotRequired, Required, TypedDict
 import jsonschema
 import pytest
 
-from realtime_profiles.schema import SchemaBuilder, UnsupportedTypeError, attribute_docstrings
+from realtime_profiles._schema import SchemaBuilder, UnsupportedTypeError, attribute_docstrings
 
 
 class Inner(TypedDict):

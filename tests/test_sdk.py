@@ -8,7 +8,6 @@ would put on the wire. The lints' claims about the SDK are checked the same way.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +17,10 @@ from agents.realtime import RealtimeAgent, RealtimeRunner
 from conftest import Tree
 
 from realtime_profiles import Loader, Profile
-from realtime_profiles.layers import render_path
+from realtime_profiles._paths import render_path
 from realtime_profiles.offline import capture, stand_ins
 from realtime_profiles.sdk import NAME_SLOTS, Registry, RegistryError
+from tests.schema_walk import marked_paths
 
 ROOT = Path(__file__).parent.parent
 SHIPPED = Loader(ROOT / "profiles", environ={"OPENAI_API_KEY": "test-key"}, local=False)
@@ -194,30 +194,10 @@ def test_two_registries_do_not_share_names() -> None:
     assert second.names("tool") == ()
 
 
-def _registry_slots(node: Any, path: tuple[str, ...], defs: Mapping[str, Any],
-                    seen: frozenset[str] = frozenset()) -> set[tuple[tuple[str, ...], str]]:
-    """Every (path, kind) where schema.json says "a registered name" (x-registry)."""
-    found: set[tuple[tuple[str, ...], str]] = set()
-    if not isinstance(node, dict):
-        return found
-    if "x-registry" in node:
-        found.add((path, node["x-registry"]))
-    ref = node.get("$ref")
-    if isinstance(ref, str) and ref not in seen:
-        found |= _registry_slots(defs[ref.rsplit("/", 1)[1]], path, defs, seen | {ref})
-    for key, child in node.get("properties", {}).items():
-        found |= _registry_slots(child, (*path, key), defs, seen)
-    if "items" in node:
-        found |= _registry_slots(node["items"], (*path, "*"), defs, seen)
-    for branch in node.get("anyOf", []) + node.get("oneOf", []):
-        found |= _registry_slots(branch, path, defs, seen)
-    return found
-
-
 def test_name_slots_match_the_schema() -> None:
     schema = json.loads((ROOT / "schema.json").read_text())
     in_schema = {(path, kind) for path, kind in
-                 _registry_slots(schema, (), schema["$defs"])
+                 marked_paths(schema, "x-registry", schema["$defs"])
                  if path[0] in ("run_config", "model_config")}
     assert in_schema == {(tuple(map(str, p)), k) for p, k in NAME_SLOTS}
 

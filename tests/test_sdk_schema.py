@@ -13,14 +13,14 @@ from typing import Any
 import jsonschema
 import pytest
 
-from realtime_profiles.cli import main
-from realtime_profiles.sdk_schema import (
+from realtime_profiles._sdk_schema import (
     build_document_schema,
     field_drift,
     schema_field_sets,
     sdk_field_sets,
 )
-from realtime_profiles.validate import packaged_schema
+from realtime_profiles._validate import packaged_schema
+from realtime_profiles.cli import main
 
 REPO = Path(__file__).resolve().parent.parent
 SPEC = Path(__file__).parent / "fixtures" / "realtime-config-reference.txt"

@@ -12,8 +12,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from ._files import atomic_write
 from .errors import ProfileError, UsageError
-from .fsutil import atomic_write
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 SCHEMA_NAME = "schema.json"
@@ -33,7 +33,7 @@ def packaged_text(layer: bool = False) -> str:
 
 def _generate() -> tuple[dict[str, Any], dict[str, Any]]:
     try:
-        from . import sdk_schema
+        from . import _sdk_schema as sdk_schema
     except ImportError as exc:  # pragma: no cover - sdk_schema imports nothing optional
         raise UsageError(str(exc)) from None
     try:
@@ -93,7 +93,7 @@ class Report:
 
 def check(layer: bool, output: str | None, root: str) -> Report:
     """Compare each target with what the installed SDK generates; name changed fields."""
-    from . import sdk_schema
+    from . import _sdk_schema as sdk_schema
 
     document, layer_schema = _generate()
     expected = dumps(layer_schema if layer else document)

@@ -14,7 +14,7 @@ import typing
 from collections.abc import Mapping
 from typing import Any
 
-from .schema import JSONSchema, SchemaBuilder
+from ._schema import JSONSchema, SchemaBuilder
 
 SCHEMA_ID = "https://realtime-profiles.invalid/schema.json"
 
@@ -108,7 +108,12 @@ VOICE: JSONSchema = {
 # `output_modalities`: "It is not possible to request both text and audio at the same time."
 # An empty list is falsy: the SDK's `output_modalities or modalities or default` then sends
 # something else without a word (openai_realtime.py, _get_session_config).
-ONE_MODALITY: JSONSchema = {"minItems": 1, "maxItems": 1, "uniqueItems": True}
+ONE_MODALITY: JSONSchema = {
+    "minItems": 1, "maxItems": 1, "uniqueItems": True,
+    "x-errors": {"maxItems": {"message": "text and audio cannot be requested together",
+                              "suggestion": "choose one: [audio] (audio plus transcript) or "
+                                            "[text]"}},
+}
 
 # `input_audio_transcription: null` is the only way to switch off the transcription the SDK
 # otherwise turns on by default: it checks `"key" in settings` and sends the null, which the
@@ -219,15 +224,15 @@ FIELD_CONSTRAINTS: dict[str, JSONSchema] = {
     # The SDK skips an image part with an empty image_url (openai_realtime.py).
     "RealtimeUserInputImage.image_url": {"minLength": 1},
     # The SDK opens a websocket at this URL (agents/realtime/openai_realtime.py, connect()).
-    "RealtimeModelConfig.url": {"pattern": "^wss?://"},
+    "RealtimeModelConfig.url": {
+        "pattern": "^wss?://",
+        "x-errors": {"pattern": {"suggestion": "the SDK opens a websocket: use wss://..."}},
+    },
 }
 
 # TypedDicts that take keys beyond their declared ones. RealtimeTurnDetectionConfig says so
 # in its docstring ("Allows extra vendor keys"); unknown keys there are warnings, not errors.
 OPEN_CLASSES = frozenset({"RealtimeTurnDetectionConfig"})
-
-DOCUMENT_SECTIONS = ("run_config", "model_config", "start_messages", "client_messages")
-
 
 def _opaque(tp: Any) -> JSONSchema | None:
     """Callables and SDK classes have no JSON form; the overlay replaces every such field.
@@ -267,6 +272,8 @@ def sdk_types() -> dict[str, Any]:
 
 def build_document_schema() -> JSONSchema:
     """Generate the schema of the emitted profile document from the installed SDK."""
+    # Over 60 lines because most of it is the document's own literal (its title, description
+    # and four sections), kept whole so the generated file reads like this function.
     from agents.realtime import config
 
     builder = SchemaBuilder(

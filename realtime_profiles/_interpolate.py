@@ -22,32 +22,48 @@ import copy
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any, Final
 
-from .errors import Problem, did_you_mean
-from .layers import MAX_NODES, PathKey, render_path
-from .merge import MISSING, lookup, parse_dotted, ref_target
-from .resolvers import MissingVariableError, Resolver, ResolverError
+from . import _omegaconf, _secrets
+from ._limits import (
+    MAX_DEPTH,
+    MAX_EXPANDED_CHARS,
+    MAX_EXPANDED_VALUES,
+    MAX_RESULT_CHARS,
+    PARSE_CACHE_SIZE,
+)
+from ._paths import MISSING, PathKey, get, ref_target, render_path
+from ._resolvers import MissingVariableError, Resolver, ResolverError
+from .errors import Problem, did_you_mean, mean
 
-MAX_DEPTH: Final = 64
-MAX_RESULT_CHARS: Final = 1_000_000
 _EMPTY_LAST_ARG: Final = re.compile(r",\s*\}")
-# What all references and resolver calls of one resolution may produce together: `${a}` used
-# a thousand times, or lists of references doubling at each level, stop here.
-MAX_EXPANDED_VALUES: Final = MAX_NODES
-MAX_EXPANDED_CHARS: Final = 10_000_000
 
 
-class UnsetSecret(str):
-    """Stand-in for a secret whose variable is unset, in validate/show (never for use)."""
+class ParseCache:
+    """Parses of interpolation strings (the fast path's pieces, OmegaConf's grammar trees),
+    memoized for one Loader and bounded: the same strings recur in every profile of a tree."""
 
-    variables: tuple[str, ...]
+    def __init__(self, size: int = PARSE_CACHE_SIZE) -> None:
+        self.size = size
+        self._pieces: dict[str, tuple[Piece, ...] | None] = {}
+        self._trees: dict[str, Any] = {}
 
-    def __new__(cls, variables: tuple[str, ...]) -> UnsetSecret:
-        obj = super().__new__(cls, f"*** (unset: {', '.join(variables)})")
-        obj.variables = variables
-        return obj
+    def pieces(self, text: str) -> tuple[Piece, ...] | None:
+        if text in self._pieces:
+            return self._pieces[text]
+        pieces = simple_pieces(text)
+        if len(self._pieces) < self.size:
+            self._pieces[text] = pieces
+        return pieces
+
+    def tree(self, text: str) -> Any:
+        """OmegaConf's parse tree, or the grammar's exception."""
+        cached = self._trees.get(text)
+        if cached is None:
+            cached = _omegaconf.parse(text)
+            if len(self._trees) < self.size:
+                self._trees[text] = cached
+        return cached
 
 
 _FAILED: Final = object()
@@ -82,7 +98,7 @@ class Interpolator:
         self,
         raw: Mapping[str, Any],
         resolvers: Mapping[str, Resolver],
-        parse: Callable[[str], Any],
+        parser: ParseCache | None = None,
         *,
         secret_paths: frozenset[PathKey] = frozenset(),
         lenient_secrets: bool = False,
@@ -91,7 +107,7 @@ class Interpolator:
         self.raw = raw
         self.fast_path = fast_path
         self.resolvers = resolvers
-        self.parse = parse
+        self.parser = parser if parser is not None else ParseCache()
         self.secret_paths = secret_paths
         self.lenient = lenient_secrets
         self.done: dict[PathKey, Any] = {}
@@ -137,14 +153,14 @@ class Interpolator:
         written anywhere inside it is followed. The secret's own text is not counted."""
         found: list[PathKey] = []
         seen: set[PathKey] = set()
-        stack: list[tuple[PathKey, Any, bool]] = [(secret, lookup(self.raw, secret), False)]
+        stack: list[tuple[PathKey, Any, bool]] = [(secret, get(self.raw, secret), False)]
         while stack:
             path, raw, referenced = stack.pop()
             if path in seen or raw is MISSING:
                 continue
             seen.add(path)
             for target in self.edges.get(path, ()):
-                stack.append((target, lookup(self.raw, target), True))
+                stack.append((target, get(self.raw, target), True))
             if isinstance(raw, dict):
                 stack.extend(((*path, k), v, referenced) for k, v in raw.items())
             elif isinstance(raw, list):
@@ -158,7 +174,7 @@ class Interpolator:
         try:
             return self.value_at(path)
         except _Failed:
-            raw = lookup(self.raw, path)
+            raw = get(self.raw, path)
             if isinstance(raw, dict):
                 return {k: v for k in raw if (v := self._partial((*path, k))) is not _FAILED}
             if isinstance(raw, list):
@@ -179,11 +195,11 @@ class Interpolator:
         if path in self.active:
             cycle = " -> ".join(render_path(p) for p in (*self.active[self.active.index(path):],
                                                          path))
-            self._problem(path, f"interpolation cycle: {cycle}",
+            self._problem(path, "cycle", f"interpolation cycle: {cycle}",
                           "one of these must hold a value instead of a reference")
             raise _Failed
         if raw is MISSING:
-            raw = lookup(self.raw, path)
+            raw = get(self.raw, path)
             if raw is MISSING:
                 raise KeyError(path)
         secret = path in self.secret_paths
@@ -210,7 +226,7 @@ class Interpolator:
         self.result.uses[path] = uses
         if secret and missing:
             self.result.unset_secrets[path] = tuple(sorted(missing))
-            value = UnsetSecret(tuple(sorted(missing)))
+            value = _secrets.UnsetSecret(tuple(sorted(missing)))
         self.done[path] = value
         return value
 
@@ -253,23 +269,23 @@ class Interpolator:
 
     def _resolve_string(self, text: str, path: PathKey) -> Any:
         if len(self.active) > MAX_DEPTH:
-            self._problem(path, f"interpolation nested deeper than {MAX_DEPTH} levels")
+            self._problem(path, "limit", f"interpolation nested deeper than {MAX_DEPTH} levels")
             raise _Failed
         target = ref_target(text)
         if target is not None:
             return self._node(target, path, text)
-        pieces = simple_pieces(text) if self.fast_path else None
+        pieces = self.parser.pieces(text) if self.fast_path else None
         if pieces is not None:
             return self._guarded(lambda: self._evaluate(pieces, path, text), path, text)
         try:
             # `${oc.env:X,}`: OmegaConf reads the missing element as '' and says so with a
             # UserWarning on stderr, unlocated; writing the '' gives the same value quietly.
-            tree = self.parse(_EMPTY_LAST_ARG.sub(",''}", text) if ",}" in text else text)
+            tree = self.parser.tree(_EMPTY_LAST_ARG.sub(",''}", text) if ",}" in text else text)
         except Exception as exc:  # noqa: BLE001 - the grammar's errors have no common base
-            self._problem(path, f"invalid interpolation {text!r}: {_first_line(exc)}",
+            self._problem(path, "interpolation-syntax",
+                          f"invalid interpolation {text!r}: {_first_line(exc)}",
                           "escape a literal ${ as \\${")
             raise _Failed from None
-        from omegaconf.grammar_visitor import GrammarVisitor
 
         def node_callback(key: Any, memo: Any) -> Any:
             parts = tuple(int(p) if p.isdigit() else p for p in key.parts)
@@ -280,8 +296,8 @@ class Interpolator:
         def resolver_callback(name: str, args: tuple[Any, ...], args_str: tuple[str, ...]) -> Any:
             return self._call(name, args, path, text)
 
-        visitor = GrammarVisitor(node_callback, resolver_callback, memo=None)
-        return self._guarded(lambda: visitor.visit(tree), path, text)
+        return self._guarded(lambda: _omegaconf.evaluate(tree, node_callback, resolver_callback),
+                             path, text)
 
     def _guarded(self, evaluate: Callable[[], Any], path: PathKey, text: str) -> Any:
         """Run one evaluation (fast path or OmegaConf's visitor): a resolver's own failure
@@ -291,10 +307,11 @@ class Interpolator:
         except _Failed:
             raise
         except Exception as exc:  # noqa: BLE001 - a resolver or the visitor; reported, located
-            self._problem(path, f"cannot resolve {text!r}: {_first_line(exc)}")
+            self._problem(path, "resolver", f"cannot resolve {text!r}: {_first_line(exc)}")
             raise _Failed from None
         if isinstance(value, str) and len(value) > MAX_RESULT_CHARS:
-            self._problem(path, f"interpolation result is over {MAX_RESULT_CHARS} characters")
+            self._problem(path, "limit",
+                          f"interpolation result is over {MAX_RESULT_CHARS} characters")
             raise _Failed
         return value
 
@@ -311,11 +328,11 @@ class Interpolator:
                 continue
             value = self._piece(piece, path, text)
             if type(value) not in _PLAIN_TYPES:  # e.g. a custom resolver's OmegaConf node
-                value, escaped = _visitor_value(value)
+                value, escaped = _omegaconf.plain_value(value)
                 escaped_missing |= escaped
             parts.append(str(value))
         result = "".join(parts)
-        return _escaped_missing(result) if escaped_missing else result
+        return _omegaconf.escaped_missing(result) if escaped_missing else result
 
     def _piece(self, piece: Piece, path: PathKey, text: str) -> Any:
         if piece[0] == "node":
@@ -325,15 +342,16 @@ class Interpolator:
     def _node(self, target: PathKey, path: PathKey, text: str) -> Any:
         self.edges.setdefault(path, []).append(target)
         if target and target[0] == "profile" and "profile" not in self.raw:
-            self._problem(path, f"{text}: no such key")
+            self._problem(path, "reference-missing", f"{text}: no such key")
             raise _Failed
         try:
             value = self.value_at(target)
         except KeyError:
-            parent = lookup(self.raw, target[:-1]) if len(target) > 1 else self.raw
-            hint = did_you_mean(str(target[-1]), list(parent)) if isinstance(parent, dict) \
-                else None
-            self._problem(path, f"{text} refers to {render_path(target)}, which is not set",
+            parent = get(self.raw, target[:-1]) if len(target) > 1 else self.raw
+            hint = mean(did_you_mean(str(target[-1]), list(parent))) \
+                if isinstance(parent, dict) else None
+            self._problem(path, "reference-missing",
+                          f"{text} refers to {render_path(target)}, which is not set",
                           hint)
             raise _Failed from None
         self._spend(value, path)
@@ -349,7 +367,8 @@ class Interpolator:
             more = _weigh(value, MAX_EXPANDED_VALUES - values + 1, MAX_EXPANDED_CHARS - chars + 1)
             self.expanded = [values + more[0], chars + more[1]]
             if self.expanded[0] > MAX_EXPANDED_VALUES or self.expanded[1] > MAX_EXPANDED_CHARS:
-                self._problem(path, f"references expand to more than {MAX_EXPANDED_VALUES} "
+                self._problem(path, "limit",
+                              f"references expand to more than {MAX_EXPANDED_VALUES} "
                               f"values or {MAX_EXPANDED_CHARS} characters (a reference "
                               "bomb?); refusing to expand further")
                 over = True
@@ -359,8 +378,8 @@ class Interpolator:
     def _call(self, name: str, args: tuple[Any, ...], path: PathKey, text: str) -> Any:
         resolver = self.resolvers.get(name)
         if resolver is None:
-            self._problem(path, f"unknown resolver {name!r} in {text!r}",
-                          did_you_mean(name, self.resolvers) or
+            self._problem(path, "unknown-resolver", f"unknown resolver {name!r} in {text!r}",
+                          mean(did_you_mean(name, self.resolvers)) or
                           "known: " + ", ".join(sorted(self.resolvers)))
             raise _Failed
         if self.use_stack:
@@ -371,33 +390,25 @@ class Interpolator:
         except MissingVariableError as exc:
             if self.secret_depth and self.lenient:
                 self.missing_stack[-1].add(exc.name)
-                return f"*** (unset: {exc.name})"
-            if self.secret_depth:  # the problem below is a secret's unset variable
+                return _secrets.unset_placeholder(exc.name)
+            if self.secret_depth:  # the variable is a secret's: unavailable, not invalid
                 self.result.missing_secrets[path] = exc.name
-            self._problem(path, str(exc), exc.suggestion)
+                self._problem(path, "secret-unavailable", str(exc), exc.suggestion)
+            else:
+                self._problem(path, "env-unset", str(exc), exc.suggestion)
             raise _Failed from None
         except ResolverError as exc:
-            self._problem(path, str(exc), exc.suggestion)
+            self._problem(path, "resolver", str(exc), exc.suggestion)
             raise _Failed from None
         self._spend(result, path)
         return result
 
-    def _problem(self, path: PathKey, message: str, suggestion: str | None = None) -> None:
+    def _problem(self, path: PathKey, code: str, message: str,
+                 suggestion: str | None = None) -> None:
         if self.secret_depth:  # the text being resolved may be (or hold) the secret
-            message = _unquoted(message, lookup(self.raw, path))
-        self.result.problems.append(Problem(render_path(path), message, None, suggestion))
-
-
-def _unquoted(message: str, text: Any) -> str:
-    """`message` with `text` (quoted or not) replaced by ***; a grammar error's detail, which
-    quotes pieces of the text, is dropped."""
-    if not isinstance(text, str) or not text:
-        return message
-    for quoted in (repr(text), text):
-        if quoted in message:
-            head, _, tail = message.partition(quoted)
-            return head + "***" + ("" if head.startswith("invalid interpolation") else tail)
-    return message
+            message = _secrets.unquoted(message, get(self.raw, path),
+                                        drop_tail=code == "interpolation-syntax")
+        self.result.problems.append(Problem(path, code, message, None, suggestion))
 
 
 def _weigh(value: Any, max_values: int, max_chars: int) -> tuple[int, int]:
@@ -480,11 +491,10 @@ _TYPED_ARG: Final = re.compile(r"[+-]?(?:[0-9_.]+(?:[eE][+-]?[0-9_]+)?|inf|nan|t
                                re.IGNORECASE)
 
 
-@lru_cache(maxsize=4096)
 def simple_pieces(text: str) -> tuple[Piece, ...] | None:
     """`text` split into literal text, references and resolver calls, or None when the string
     uses anything beyond that (then OmegaConf's parser and visitor evaluate it). A pure
-    function of `text`, memoized."""
+    function of `text` (`ParseCache` memoizes it per loader)."""
     pieces: list[Piece] = []
     position = 0
     while position < len(text):
@@ -507,25 +517,9 @@ def simple_pieces(text: str) -> tuple[Piece, ...] | None:
     return tuple(pieces)
 
 
-def _visitor_value(value: Any) -> tuple[Any, bool]:
-    """What `GrammarVisitor._unescape` does to a value that is not plain data before str():
-    OmegaConf's `_get_value`, and whether it is an escaped `???`."""
-    from omegaconf._missing import _EscapedMissing
-    from omegaconf._utils import _get_value
-
-    value = _get_value(value)
-    return value, isinstance(value, _EscapedMissing)
-
-
-def _escaped_missing(result: str) -> Any:
-    from omegaconf._missing import _EscapedMissing, _has_missing_spelling
-
-    return _EscapedMissing(result) if _has_missing_spelling(result) else result
-
-
 def _first_line(exc: Exception) -> str:
     text = str(exc).strip().splitlines()
     return text[0] if text else type(exc).__name__
 
 
-__all__ = ["Interpolator", "Resolution", "UnsetSecret", "parse_dotted"]
+__all__ = ["Interpolator", "ParseCache", "Resolution", "simple_pieces"]

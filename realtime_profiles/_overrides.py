@@ -18,51 +18,20 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from typing import Any, Final, Literal
+from typing import Any, Final
 
 import yaml
 
+from . import _secrets
+from ._layer import DELETE, Append, Edit, EditKind, Source
+from ._limits import MAX_DEPTH
+from ._paths import PathKey
+from ._yaml import SECTIONS, LimitError, Walker, reader_error, reader_position
 from .errors import Mark, UsageError
-from .layers import (
-    DELETE,
-    MAX_DEPTH,
-    SECRET_MAPPINGS,
-    SECRET_PATHS,
-    SECTIONS,
-    Append,
-    PathKey,
-    Source,
-    _LimitError,
-    _Walker,
-    is_secret_path,
-    reader_error,
-    reader_position,
-)
-
-OverrideKind = Literal["set", "add", "force", "delete", "append"]
 
 ENV_PREFIX: Final = "REALTIME_PROFILES__"
 _SEGMENT: Final = re.compile(r"[A-Za-z0-9_-]+\Z")
-_COMMAND_LINE: Final = Source("override", "command line", tracked=False)
-
-
-@dataclass(frozen=True, slots=True)
-class Override:
-    """One parsed override: what to do, where, with which value, and where it came from."""
-
-    kind: OverrideKind
-    path: PathKey
-    value: Any
-    text: str
-    source: Source
-    mark: Mark
-
-    @property
-    def display(self) -> str:
-        """The key as the user typed it (without the operator)."""
-        key = self.text.lstrip("+~").split("=", 1)[0]
-        return key[:-1] if key.endswith("+") else key
+COMMAND_LINE: Final = "command line"
 
 
 def parse_key(key: str, text: str) -> PathKey:
@@ -113,10 +82,10 @@ def parse_value(raw: str, text: str, offset: int) -> Any:
         loader.dispose()
     if node is None:
         return None
-    walker = _Walker(_VALUE_SOURCE, loader)
+    walker = Walker(_VALUE_SOURCE, loader)
     try:
         value = walker.walk(node, (), 0)
-    except _LimitError as exc:
+    except LimitError as exc:
         walker.problems.insert(0, exc.problem)
     problem = walker.problems[0] if walker.problems else None
     if problem is None and _has_marker(value):
@@ -145,50 +114,27 @@ def _has_marker(value: Any) -> bool:
 
 def _syntax(text: str, column: int, message: str) -> UsageError:
     """packaging-style error: the override, then a caret under the offending column."""
-    shown = _redact(text)
+    shown = _secrets.masked_override(text)
     if shown != text:
         column = min(column, len(shown) - 3)
     caret = " " * (len("  ") + max(column, 0)) + "^"
     return UsageError(f"invalid override {shown!r}: {message}\n  {shown}\n{caret}")
 
 
-def _redact(text: str) -> str:
-    """The override as an error shows it: a value that may be a secret becomes `***`.
-
-    Decided on the raw key (it may not parse): anything naming api_key or headers, or
-    model_config itself.
-    """
-    if "=" not in text:
-        return text
-    key = text.split("=", 1)[0]
-    bare = key.lower().lstrip("+~").rstrip("+")
-    secret = "api_key" in bare or "headers" in bare or bare == "model_config"
-    return f"{key}=***" if secret else text
+def _display(text: str) -> str:
+    """The key of an override as typed, without the operator."""
+    key = text.lstrip("+~").split("=", 1)[0]
+    return key[:-1] if key.endswith("+") else key
 
 
-def _mark(source: Source, text: str, path: PathKey) -> Mark:
-    """Where an override came from; the value of a secret is never part of it."""
-    if source.kind != "override":
-        return Mark(source.label)
-    if "=" in text and _holds_secret(path):
-        text = text.split("=", 1)[0] + "=***"
-    return Mark(f"{source.label}: {text}")
-
-
-def _holds_secret(path: PathKey) -> bool:
-    """A secret, or a mapping a secret lies in (`++model_config={api_key: ...}`)."""
-    return is_secret_path(path) or any(
-        s[: len(path)] == path for s in (*SECRET_PATHS, *SECRET_MAPPINGS))
-
-
-def parse_override(text: str, source: Source = _COMMAND_LINE) -> Override:
-    """One override from its text."""
+def parse_override(text: str) -> Edit:
+    """One override from its text (as typed on the command line or passed by a caller)."""
     if text.startswith("~"):
         if "=" in text:
             raise _syntax(text, text.index("="), "`~key` deletes a key and takes no value")
         path = parse_key(text[1:], text)
-        return Override("delete", path, None, text, source, _mark(source, text, path))
-    kind: OverrideKind
+        return Edit("delete", path, None, _display(text), _mark(text, path))
+    kind: EditKind
     if text.startswith("++"):
         kind, body, offset = "force", text[2:], 2
     elif text.startswith("+"):
@@ -203,19 +149,24 @@ def parse_override(text: str, source: Source = _COMMAND_LINE) -> Override:
             raise _syntax(text, offset + len(key) - 1, "`+=` cannot be combined with + or ++")
         kind, key = "append", key[:-1]
     path = parse_key(key, text)
-    if _holds_secret(path):  # a syntax error must not echo the secret either
+    if _secrets.holds_secret(path):  # a syntax error must not echo the secret either
         try:
             value = parse_value(raw, text, 0)
         except UsageError:
             raise UsageError(f"invalid override {key}=***: the value is not valid YAML") from None
     else:
         value = parse_value(raw, text, offset + len(key) + (2 if kind == "append" else 1))
-    return Override(kind, path, value, text, source, _mark(source, text, path))
+    return Edit(kind, path, value, _display(text), _mark(text, path))
 
 
-def parse_overrides(texts: Iterable[str]) -> list[Override]:
+def _mark(text: str, path: PathKey) -> Mark:
+    """Where an override came from; the value of a secret is never part of it."""
+    return Mark(f"{COMMAND_LINE}: {_secrets.override_label(text, path)}")
+
+
+def parse_overrides(texts: Iterable[str]) -> list[Edit]:
     """All overrides, or one UsageError naming every bad one."""
-    parsed: list[Override] = []
+    parsed: list[Edit] = []
     errors: list[str] = []
     for text in texts:
         try:
@@ -227,18 +178,18 @@ def parse_overrides(texts: Iterable[str]) -> list[Override]:
     return parsed
 
 
-def env_overrides(environ: Mapping[str, str]) -> list[Override]:
-    """`REALTIME_PROFILES__RUN_CONFIG__MODEL_SETTINGS__VOICE=verse` -> ++run_config...=verse.
+def env_overrides(environ: Mapping[str, str]) -> list[tuple[str, Edit]]:
+    """`REALTIME_PROFILES__RUN_CONFIG__MODEL_SETTINGS__VOICE=verse` -> ++run_config...=verse,
+    with the variable's name.
 
     Double underscores separate keys; names become lower case; values are YAML-typed.
     Sorted by name so the result never depends on the environment's order.
     """
-    found: list[Override] = []
+    found: list[tuple[str, Edit]] = []
     errors: list[str] = []
     for name in sorted(environ):
         if not name.startswith(ENV_PREFIX):
             continue
-        source = Source("environment", f"environment variable {name}", tracked=False)
         segments = [s.lower() for s in name[len(ENV_PREFIX):].split("__")]
         key = ".".join(segments)
         text = f"{name}={environ[name]}"
@@ -248,13 +199,14 @@ def env_overrides(environ: Mapping[str, str]) -> list[Override]:
         except UsageError as exc:
             errors.append(f"environment variable {name}: {exc.message}")
             continue
-        found.append(Override("force", path, value, text, source, Mark(source.label)))
+        found.append((name, Edit("force", path, value, key,
+                                 Mark(f"environment variable {name}"))))
     if errors:  # every bad variable at once, like overrides and files
         raise UsageError("\n".join(errors))
     return found
 
 
-def format_override(path: PathKey, value: Any, kind: OverrideKind = "force") -> str:
+def format_override(path: PathKey, value: Any, kind: EditKind = "force") -> str:
     """The override text that sets `path` to `value`; `parse_override` reads it back as
     exactly `path` and `value` (a property test holds the two inverse)."""
     key = ".".join(str(p) for p in path)

@@ -45,23 +45,27 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
+def _is_integer(value: Any) -> bool:
+    return (isinstance(value, int) and not isinstance(value, bool)) or (
+        isinstance(value, float) and value.is_integer())
+
+
+_TYPE_CHECKS: Final[dict[str, Check]] = {
+    "object": lambda v: isinstance(v, dict),
+    "array": lambda v: isinstance(v, list),
+    "string": lambda v: isinstance(v, str),
+    "boolean": lambda v: isinstance(v, bool),
+    "null": lambda v: v is None,
+    "number": _is_number,
+    "integer": _is_integer,
+}
+
+
 def _type_check(name: str) -> Check:
-    if name == "object":
-        return lambda v: isinstance(v, dict)
-    if name == "array":
-        return lambda v: isinstance(v, list)
-    if name == "string":
-        return lambda v: isinstance(v, str)
-    if name == "boolean":
-        return lambda v: isinstance(v, bool)
-    if name == "null":
-        return lambda v: v is None
-    if name == "number":
-        return _is_number
-    if name == "integer":
-        return lambda v: (isinstance(v, int) and not isinstance(v, bool)) or (
-            isinstance(v, float) and v.is_integer())
-    raise Unsupported(f"type {name!r}")
+    check = _TYPE_CHECKS.get(name)
+    if check is None:
+        raise Unsupported(f"type {name!r}")
+    return check
 
 
 def _equal(one: Any, two: Any) -> bool:
@@ -158,49 +162,10 @@ class _Compiler:
         return all_of
 
     def keyword(self, key: str, spec: Any) -> Check:
-        if key == "$ref":
-            return self.ref(spec)
-        if key == "type":
-            names = [spec] if isinstance(spec, str) else list(spec)
-            tests = tuple(_type_check(n) for n in names)
-            if len(tests) == 1:
-                return tests[0]
-            return lambda v: any(t(v) for t in tests)
-        if key == "anyOf":
-            branches = tuple(self.node(s) for s in spec)
-            return lambda v: any(b(v) for b in branches)
-        if key == "enum":
-            options = list(spec)
-            strings = frozenset(o for o in options if isinstance(o, str))
-            if len(strings) == len(options):
-                return lambda v: isinstance(v, str) and v in strings
-            return lambda v: any(_equal(o, v) for o in options)
-        if key == "const":
-            return lambda v: _equal(v, spec)
-        if key == "items":
-            item = self.node(spec)
-            return lambda v: not isinstance(v, list) or all(item(i) for i in v)
-        if key == "minimum":
-            return lambda v: not _is_number(v) or not v < spec
-        if key == "maximum":
-            return lambda v: not _is_number(v) or not v > spec
-        if key == "minLength":
-            return lambda v: not isinstance(v, str) or len(v) >= spec
-        if key == "maxItems":
-            return lambda v: not isinstance(v, list) or len(v) <= spec
-        if key == "minItems":
-            return lambda v: not isinstance(v, list) or len(v) >= spec
-        if key == "pattern":
-            regex = re.compile(spec)
-            return lambda v: not isinstance(v, str) or regex.search(v) is not None
-        if key == "uniqueItems":
-            if not spec:
-                return lambda v: True
-            # Exact for lists of strings (the realistic case); anything else is left to
-            # jsonschema, whose `uniq` has its own rules for mixed and nested items.
-            return lambda v: not isinstance(v, list) or (
-                all(isinstance(i, str) for i in v) and len(set(v)) == len(v))
-        raise Unsupported(f"keyword {key!r}")
+        compile_keyword = _KEYWORDS.get(key)
+        if compile_keyword is None:
+            raise Unsupported(f"keyword {key!r}")
+        return compile_keyword(self, spec)
 
     def object_check(self, schema: Mapping[str, Any]) -> Check:
         if "patternProperties" in schema:
@@ -224,3 +189,90 @@ class _Compiler:
             return all(name in value for name in required)
 
         return check
+
+
+# -- one small compiler per keyword (jsonschema's `_keywords.py`, as predicates) -------------
+
+def _ref(compiler: _Compiler, spec: Any) -> Check:
+    return compiler.ref(spec)
+
+
+def _type(compiler: _Compiler, spec: Any) -> Check:
+    names = [spec] if isinstance(spec, str) else list(spec)
+    tests = tuple(_type_check(n) for n in names)
+    if len(tests) == 1:
+        return tests[0]
+    return lambda v: any(t(v) for t in tests)
+
+
+def _any_of(compiler: _Compiler, spec: Any) -> Check:
+    branches = tuple(compiler.node(s) for s in spec)
+    return lambda v: any(b(v) for b in branches)
+
+
+def _enum(compiler: _Compiler, spec: Any) -> Check:
+    options = list(spec)
+    strings = frozenset(o for o in options if isinstance(o, str))
+    if len(strings) == len(options):
+        return lambda v: isinstance(v, str) and v in strings
+    return lambda v: any(_equal(o, v) for o in options)
+
+
+def _const(compiler: _Compiler, spec: Any) -> Check:
+    return lambda v: _equal(v, spec)
+
+
+def _items(compiler: _Compiler, spec: Any) -> Check:
+    item = compiler.node(spec)
+    return lambda v: not isinstance(v, list) or all(item(i) for i in v)
+
+
+def _minimum(compiler: _Compiler, spec: Any) -> Check:
+    return lambda v: not _is_number(v) or not v < spec
+
+
+def _maximum(compiler: _Compiler, spec: Any) -> Check:
+    return lambda v: not _is_number(v) or not v > spec
+
+
+def _min_length(compiler: _Compiler, spec: Any) -> Check:
+    return lambda v: not isinstance(v, str) or len(v) >= spec
+
+
+def _max_items(compiler: _Compiler, spec: Any) -> Check:
+    return lambda v: not isinstance(v, list) or len(v) <= spec
+
+
+def _min_items(compiler: _Compiler, spec: Any) -> Check:
+    return lambda v: not isinstance(v, list) or len(v) >= spec
+
+
+def _pattern(compiler: _Compiler, spec: Any) -> Check:
+    regex = re.compile(spec)
+    return lambda v: not isinstance(v, str) or regex.search(v) is not None
+
+
+def _unique_items(compiler: _Compiler, spec: Any) -> Check:
+    if not spec:
+        return lambda v: True
+    # Exact for lists of strings (the realistic case); anything else is left to jsonschema,
+    # whose `uniq` has its own rules for mixed and nested items.
+    return lambda v: not isinstance(v, list) or (
+        all(isinstance(i, str) for i in v) and len(set(v)) == len(v))
+
+
+_KEYWORDS: Final[dict[str, Callable[[_Compiler, Any], Check]]] = {
+    "$ref": _ref,
+    "type": _type,
+    "anyOf": _any_of,
+    "enum": _enum,
+    "const": _const,
+    "items": _items,
+    "minimum": _minimum,
+    "maximum": _maximum,
+    "minLength": _min_length,
+    "maxItems": _max_items,
+    "minItems": _min_items,
+    "pattern": _pattern,
+    "uniqueItems": _unique_items,
+}

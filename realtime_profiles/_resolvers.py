@@ -14,9 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from .fsutil import MISSING, mode_without_links
-
-MAX_PROMPT_BYTES: Final = 256 * 1024
+from ._files import NOT_THERE, NotRegularError, TooLargeError, mode_without_links, read_bounded
+from ._limits import MAX_PROMPT_BYTES
 
 Resolver = Callable[..., Any]
 
@@ -71,38 +70,44 @@ class FileResolver:
     def __call__(self, relative: Any = None, *extra: Any) -> str:
         if not isinstance(relative, str) or not relative or extra:
             raise ResolverError("file takes one relative path", "write ${file:prompts/x.md}")
+        if "\x00" in relative:
+            raise ResolverError("file path holds a NUL character", "write ${file:prompts/x.md}")
         candidate = Path(relative)
         if candidate.is_absolute() or ".." in candidate.parts:
             raise ResolverError(f"file path {relative!r} must stay inside the profile root",
                                 "use a path relative to the root, without '..'")
-        text = _plain_read(self.root, relative)
-        if text is not None:
-            return text
+        parts = relative.split("/")
+        if os.sep == "/" and all(part not in ("", ".", "..") for part in parts):
+            mode = mode_without_links(os.fspath(self.root), parts)
+            if mode is not None and mode != NOT_THERE and stat.S_ISREG(mode):
+                # no link on the way: inside the root wherever the root itself points
+                return self._read(os.path.join(os.fspath(self.root), *parts), relative)  # noqa: PTH118
         root = self.root.resolve()
         path = (root / candidate).resolve()
         if not path.is_relative_to(root):
             raise ResolverError(f"file path {relative!r} leaves the profile root (symlink)")
+        if path.is_dir():
+            raise ResolverError(f"file {relative!r} is a directory")
+        return self._read(path, relative, root, candidate)
+
+    def _read(self, path: str | Path, relative: str, root: Path | None = None,
+              candidate: Path | None = None) -> str:
+        """The file's text (at most MAX_PROMPT_BYTES of UTF-8), trailing newline stripped."""
         try:
-            info = path.stat()
-            if stat.S_ISDIR(info.st_mode):
-                raise IsADirectoryError
-            if not stat.S_ISREG(info.st_mode):  # a FIFO or a device would block or never end
-                raise ResolverError(f"file {relative!r} is not a regular file")
-            size = info.st_size
-            if size > MAX_PROMPT_BYTES:
-                raise ResolverError(f"file {relative!r} is {size} bytes, over the "
-                                    f"{MAX_PROMPT_BYTES}-byte limit")
-            with path.open("rb") as handle:  # bounded: the file may grow after the stat
-                data = handle.read(MAX_PROMPT_BYTES + 1)
-            if len(data) > MAX_PROMPT_BYTES:
-                raise ResolverError(f"file {relative!r} is over the {MAX_PROMPT_BYTES}-byte "
-                                    "limit")
+            data = read_bounded(path, MAX_PROMPT_BYTES).data
             text = data.decode("utf-8")
         except FileNotFoundError:
+            nearby = _nearby(root, candidate) if root is not None and candidate else None
             raise ResolverError(f"file {relative!r} does not exist under the profile root",
-                                _nearby(root, candidate)) from None
+                                nearby) from None
         except IsADirectoryError:
             raise ResolverError(f"file {relative!r} is a directory") from None
+        except NotRegularError:  # a FIFO or a device would block or never end
+            raise ResolverError(f"file {relative!r} is not a regular file") from None
+        except TooLargeError as exc:
+            size = f"is {exc.size} bytes, over" if exc.size is not None else "is over"
+            raise ResolverError(f"file {relative!r} {size} the {MAX_PROMPT_BYTES}-byte "
+                                "limit") from None
         except UnicodeDecodeError:
             raise ResolverError(f"file {relative!r} is not UTF-8 text") from None
         except OSError as exc:
@@ -110,39 +115,14 @@ class FileResolver:
         return text[:-1] if text.endswith("\n") else text
 
 
-def _plain_read(root: Path, relative: str) -> str | None:
-    """The text of root/relative when no component below the root is a link (so it cannot
-    lead out of the root) and it is a regular UTF-8 file within the size limit; otherwise
-    None, and the checks above decide and word the error. Saves resolving both paths (an
-    lstat per component from `/`) on every call."""
-    parts = relative.split("/")
-    if os.sep != "/" or any(part in ("", ".", "..") for part in parts):
-        return None
-    current = os.path.join(os.fspath(root), *parts)  # noqa: PTH118
-    mode = mode_without_links(os.fspath(root), parts)
-    if mode is None or mode == MISSING:
-        return None
-    if not stat.S_ISREG(mode):
-        return None
-    try:
-        with open(current, "rb") as handle:  # noqa: PTH123
-            data = handle.read(MAX_PROMPT_BYTES + 1)
-        text = data.decode("utf-8")
-    except (OSError, UnicodeDecodeError):
-        return None
-    if len(data) > MAX_PROMPT_BYTES:
-        return None
-    return text[:-1] if text.endswith("\n") else text
-
-
 def _nearby(root: Path, candidate: Path) -> str | None:
-    from .errors import did_you_mean
+    from .errors import did_you_mean, mean
 
     folder = root / candidate.parent
     if not folder.is_dir():
         return None
     names = [str(candidate.parent / p.name) for p in folder.iterdir() if p.is_file()]
-    return did_you_mean(str(candidate), names)
+    return mean(did_you_mean(str(candidate), names))
 
 
 

@@ -5,8 +5,9 @@ The schema says what is well-formed; these say where the SDK's own rules change 
 top-level only, the agent overwrites instructions/tools/handoffs/prompt taken from the run
 config, `tracing_disabled` wins over a tracing block, and `audio.*` wins over its flat twin.
 Each lint is a pure function of the emitted document, so the core loader runs them without
-importing the SDK. They are warnings (errors under `--strict`). Each message says what the SDK
-will actually do; the cited lines are in `agents/realtime/session.py` and `openai_realtime.py`.
+importing the SDK. Each yields `Problem`s (unlocated: the loader locates them) with a code
+`lint/...`; a warning becomes an error under `--strict`. Each message says what the SDK will
+actually do; the cited lines are in `agents/realtime/session.py` and `openai_realtime.py`.
 """
 
 from __future__ import annotations
@@ -14,13 +15,16 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, Final
 
-from .layers import PathKey
-from .merge import MISSING, lookup
+from ._paths import MISSING, PathKey, get
+from .errors import Problem, Severity
 
-# (path, message, suggestion) is a warning (an error under --strict); a fourth element "error"
-# makes it an error always, for what the SDK would fail on at connect time.
-Finding = tuple[PathKey, str, str | None] | tuple[PathKey, str, str | None, str]
-Lint = Callable[[Mapping[str, Any]], Iterable[Finding]]
+Lint = Callable[[Mapping[str, Any]], Iterable[Problem]]
+
+
+def finding(path: PathKey, code: str, message: str, suggestion: str | None,
+            severity: Severity = "warning") -> Problem:
+    """A lint's problem; the loader gives it the mark of the write that set `path`."""
+    return Problem(path, f"lint/{code}", message, None, suggestion, severity)
 
 RUN: Final[PathKey] = ("run_config", "model_settings")
 MODEL: Final[PathKey] = ("model_config", "initial_model_settings")
@@ -45,7 +49,7 @@ _ABSENT: Final = object()
 
 
 def _at(doc: Any, path: PathKey, missing: Any = None) -> Any:
-    value = lookup(doc, path)
+    value = get(doc, path)
     return missing if value is MISSING else value
 
 
@@ -66,7 +70,7 @@ def _effective(doc: Mapping[str, Any]) -> dict[str, tuple[PathKey, Any]]:
     return merged
 
 
-def agent_owned_settings(doc: Mapping[str, Any]) -> Iterator[Finding]:
+def agent_owned_settings(doc: Mapping[str, Any]) -> Iterator[Problem]:
     """Instructions, tools, handoffs and prompt in the run config never reach the model."""
     settings = _at(doc, RUN)
     if not isinstance(settings, Mapping):
@@ -80,16 +84,16 @@ def agent_owned_settings(doc: Mapping[str, Any]) -> Iterator[Finding]:
                  f"(applied after the agent when the session starts; a handoff or update_agent "
                  f"later applies the agent's own)")
         if key == "prompt":  # replaced only when the agent has a prompt of its own
-            yield ((*RUN, key),
+            yield finding((*RUN, key), "agent-owned",
                    "is replaced by the agent's prompt whenever the RealtimeAgent sets one",
                    where)
         else:
-            yield ((*RUN, key),
+            yield finding((*RUN, key), "agent-owned",
                    f"has no effect: the SDK replaces run_config.model_settings.{key} with the "
                    f"agent's {key} when the session starts", where)
 
 
-def shallow_merge_loss(doc: Mapping[str, Any]) -> Iterator[Finding]:
+def shallow_merge_loss(doc: Mapping[str, Any]) -> Iterator[Problem]:
     """A mapping in both sections: the session keeps the second one whole, not a merge."""
     run = _at(doc, RUN)
     model = _at(doc, MODEL)
@@ -101,14 +105,14 @@ def shallow_merge_loss(doc: Mapping[str, Any]) -> Iterator[Finding]:
             continue
         dropped = [k for k in first if k not in value]
         if dropped:
-            yield ((*MODEL, key),
+            yield finding((*MODEL, key), "shallow-merge",
                    f"replaces run_config.model_settings.{key} wholesale: the SDK merges the two "
                    f"settings top-level only, so {', '.join(map(str, dropped))} from the run "
                    f"config {'is' if len(dropped) == 1 else 'are'} dropped",
                    f"set the whole {key} mapping in one of the two places")
 
 
-def turn_detection_without_type(doc: Mapping[str, Any]) -> Iterator[Finding]:
+def turn_detection_without_type(doc: Mapping[str, Any]) -> Iterator[Problem]:
     """Without `type` the SDK's session.update model (a union discriminated by `type`) fails
     to build, so the session dies at connect time: an error, not a warning. Only the value
     the SDK actually sends counts: the merged settings, `audio.input.*` before the flat key."""
@@ -123,32 +127,32 @@ def turn_detection_without_type(doc: Mapping[str, Any]) -> Iterator[Finding]:
         prefix, value = effective["turn_detection"]
         found = ((*prefix, "turn_detection"), value)
     if found is not None and isinstance(found[1], Mapping) and "type" not in found[1]:
-        yield (found[0],
+        yield finding(found[0], "turn-detection-type",
                "has no `type`: the SDK cannot build its session.update from it and the "
                "session fails when it connects (pydantic: turn_detection.type Field required)",
                "add type: semantic_vad or type: server_vad", "error")
 
 
-def tracing_while_disabled(doc: Mapping[str, Any]) -> Iterator[Finding]:
+def tracing_while_disabled(doc: Mapping[str, Any]) -> Iterator[Problem]:
     """`tracing_disabled: true` makes the session set tracing to None, and the model then
     sends no tracing update: any tracing block is dropped."""
     if _at(doc, ("run_config", "tracing_disabled")) is not True:
         return
     for prefix, settings in _settings(doc):
         if settings.get("tracing") is not None:
-            yield ((*prefix, "tracing"),
+            yield finding((*prefix, "tracing"), "tracing-disabled",
                    "is ignored: run_config.tracing_disabled is true, so the SDK sends no "
                    "tracing configuration at all",
                    "remove this block, or set tracing_disabled: false to trace")
 
 
-def flat_and_audio_twin(doc: Mapping[str, Any]) -> Iterator[Finding]:
+def flat_and_audio_twin(doc: Mapping[str, Any]) -> Iterator[Problem]:
     """`voice` and `audio.output.voice` (and the like) both set: only `audio.*` is sent.
     Likewise `modalities` beside `output_modalities`."""
     effective = _effective(doc)
     if "output_modalities" in effective and "modalities" in effective \
             and effective["output_modalities"][1]:
-        yield ((*effective["modalities"][0], "modalities"),
+        yield finding((*effective["modalities"][0], "modalities"), "audio-twin",
                "is ignored: output_modalities is also set and the SDK sends that one",
                "remove modalities (output_modalities is the current name)")
     audio = effective.get("audio")
@@ -164,12 +168,12 @@ def flat_and_audio_twin(doc: Mapping[str, Any]) -> Iterator[Finding]:
         prefix = effective[flat][0]
         dotted = ".".join(map(str, (*audio_prefix, *nested)))
         shown = "null" if twin is None else "the audio.* value"
-        yield ((*prefix, flat),
+        yield finding((*prefix, flat), "audio-twin",
                f"is ignored: {dotted} is also set and the SDK sends {shown}",
                f"remove one of the two (the audio.{'.'.join(nested[1:])} form is the newer one)")
 
 
-def call_id_with_model_name(doc: Mapping[str, Any]) -> Iterator[Finding]:
+def call_id_with_model_name(doc: Mapping[str, Any]) -> Iterator[Problem]:
     """Attaching to an existing call (`call_id`) with a model name: the SDK raises UserError
     in connect() ("Cannot specify both `call_id` and `model_name`"), openai_realtime.py."""
     if not _at(doc, ("model_config", "call_id")):
@@ -177,13 +181,13 @@ def call_id_with_model_name(doc: Mapping[str, Any]) -> Iterator[Finding]:
     effective = _effective(doc)
     if effective.get("model_name", (None, None))[1]:
         prefix = effective["model_name"][0]
-        yield ((*prefix, "model_name"),
+        yield finding((*prefix, "model_name"), "call-id-model-name",
                "cannot be combined with model_config.call_id: the SDK refuses to connect "
                "(UserError: Cannot specify both `call_id` and `model_name`)",
                "remove model_name when attaching to an existing call", "error")
 
 
-def headers_without_authorization(doc: Mapping[str, Any]) -> Iterator[Finding]:
+def headers_without_authorization(doc: Mapping[str, Any]) -> Iterator[Problem]:
     """With `headers` set the SDK sends exactly those and builds no Authorization header,
     so an api_key beside them is never used (openai_realtime.py, connect())."""
     headers = _at(doc, ("model_config", "headers"), _ABSENT)
@@ -191,12 +195,12 @@ def headers_without_authorization(doc: Mapping[str, Any]) -> Iterator[Finding]:
         return
     names = {str(k).lower() for k in headers} if isinstance(headers, Mapping) else set()
     if _at(doc, ("model_config", "api_key")) is not None:
-        yield (("model_config", "api_key"),
+        yield finding(("model_config", "api_key"), "headers-authorization",
                "is not used: model_config.headers is set, and then the SDK sends only those "
                "headers, with no Authorization built from the api key",
                "add an authorization (or api-key) header yourself, or drop headers")
     elif not names & {"authorization", "api-key"}:
-        yield (("model_config", "headers"),
+        yield finding(("model_config", "headers"), "headers-authorization",
                "has no authorization or api-key header: with headers set the SDK sends only "
                "these, so the connection carries no credentials",
                "add authorization: Bearer ${oc.env:OPENAI_API_KEY}")

@@ -1,0 +1,152 @@
+"""One composition, stage by stage: gather layers (in precedence order) -> fold -> interpolate
+-> secret rules -> validate and lint -> locate every problem.
+
+Pure with respect to the `Loader`: everything it reads comes through the source context and
+the resolver table it is given, and everything it read is returned as dependencies, so the
+loader can cache the result and know when it goes stale.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Final
+
+from . import _secrets
+from ._interpolate import Interpolator, ParseCache
+from ._layer import Layer
+from ._merge import Folder
+from ._paths import PathKey
+from ._provenance import Locator, Provenance
+from ._resolvers import Resolver
+from ._sources import Context, Dep, EnvDep, FileDep, Request, TreeDep, Uncacheable, gather
+from ._tree import Tree
+from ._validate import DocumentValidator
+from .errors import Problem, Severity, UsageError, sorted_problems, summarize
+
+OUTPUT_SECTIONS: Final = ("run_config", "model_config", "start_messages", "client_messages")
+
+Check = Callable[[Mapping[str, Any]], Iterable[Problem]]
+"""A lint: the emitted document in, `Problem`s out (unlocated; `finish` locates them)."""
+
+
+@dataclass
+class Composition:
+    """Everything one composition found: the raw tree and the resolved document, problems so
+    far, the secret paths (and which are unset), and what it depended on."""
+
+    raw: dict[str, Any]
+    layers: list[Layer]
+    document: dict[str, Any]
+    problems: list[Problem]
+    secrets: tuple[PathKey, ...]
+    unset: dict[PathKey, tuple[str, ...]]
+    deps: tuple[Dep, ...]
+    failed: frozenset[PathKey] = frozenset()
+    missing_secrets: dict[PathKey, str] = field(default_factory=dict)
+    _prov: list[Provenance] = field(default_factory=list)
+
+    def provenance(self) -> Provenance:
+        """The fold again with provenance, done at most once per composition."""
+        if not self._prov:
+            prov = Provenance()
+            Folder(prov).fold(self.layers)
+            self._prov.append(prov)
+        return self._prov[0]
+
+
+def compose(request: Request, tree: Tree, context: Context, resolvers: Mapping[str, Resolver],
+            parser: ParseCache, *, lenient: bool, cacheable: bool = True) -> Composition:
+    """Compose `request`: its layers folded and resolved, with the problems found on the way
+    (validation comes after, in `finish`). `lenient` resolves an unset secret to a
+    placeholder (validate, show) instead of failing (load)."""
+    tree.check(request.agent, request.env)
+    gathered = gather(request, context)
+    layers = gathered.layers
+    folder = Folder()
+    raw = folder.fold(layers)
+    raw["profile"] = {"agent": request.agent, "env": request.env}
+    secrets = tuple(path for path, _ in _secrets.secret_paths(raw))
+    interpolator = Interpolator(raw, resolvers, parser, secret_paths=frozenset(secrets),
+                                lenient_secrets=lenient)
+    resolution = interpolator.resolve(OUTPUT_SECTIONS)
+    document = resolution.tree
+    _expand_shorthand(document)
+    problems = [p for layer in layers for p in layer.problems]
+    problems.extend(folder.problems)
+    problems.extend(resolution.problems)
+    deps: list[Dep] = [TreeDep(tree), *gathered.deps,
+                       *_resolver_deps(interpolator, context.root, context.environ)]
+    if not cacheable:
+        deps.append(Uncacheable())
+    comp = Composition(raw, layers, document, problems, secrets, resolution.unset_secrets,
+                       tuple(deps), resolution.failed, resolution.missing_secrets)
+    if resolution.literal_reads:
+        locator = Locator(comp.provenance)
+        problems.extend(_secrets.literal_read_problems(resolution.literal_reads,
+                                                       locator.winner))
+    problems.extend(_secrets.opaque_container_problems(raw, layers))
+    return comp
+
+
+def finish(comp: Composition, validator: DocumentValidator, checks: Sequence[Check],
+           strict: bool) -> list[Problem]:
+    """Validate and lint the document, then give every problem its file:line (one tracking
+    fold, only when a problem needs locating)."""
+    problems = list(comp.problems)
+    locate = Locator(comp.provenance)
+    if not any(p.severity == "error" and not p.key for p in problems):
+        problems.extend(validator.problems(comp.document, locate, strict, comp.failed))
+        for check in checks:
+            for problem in check(comp.document):
+                severity: Severity = "error" if strict else problem.severity
+                problems.append(locate.attach(_with_severity(problem, severity)))
+    # Not subject to `strict`: a missing secret is about the machine, not the profile,
+    # and CI validates without production secrets.
+    for path, variables in comp.unset.items():
+        mark, via = locate(path)
+        problems.append(Problem(
+            path, "secret-unavailable",
+            f"secret unavailable: environment variable {', '.join(variables)} is not set",
+            mark, "set it before loading this profile for use", "warning", via))
+    return list(sorted_problems(locate.attach(p) for p in problems))
+
+
+def _with_severity(problem: Problem, severity: Severity) -> Problem:
+    return problem if problem.severity == severity else replace(problem, severity=severity)
+
+
+def raise_for_overrides(problems: Sequence[Problem], layers: Sequence[Layer]) -> None:
+    """A problem located on an override the caller typed is a usage error (exit 2)."""
+    marks = {edit.mark for layer in layers if layer.source.kind == "override"
+             for edit in layer.edits}
+    bad = [p for p in problems if p.severity == "error" and p.mark in marks]
+    if bad:
+        raise UsageError("invalid override: " + summarize(bad), bad)
+
+
+def _resolver_deps(interpolator: Interpolator, root: Path,
+                   environ: Mapping[str, str]) -> list[Dep]:
+    """What a resolution read from outside the tree: env vars and files, to revalidate."""
+    from ._files import stat_key
+
+    deps: list[Dep] = []
+    for name, args in interpolator.calls:
+        if name == "oc.env" and args and isinstance(args[0], str):
+            deps.append(EnvDep(args[0], environ.get(args[0])))
+        elif name == "file" and args and isinstance(args[0], str):
+            path = root / args[0]
+            deps.append(FileDep(str(path), stat_key(path)))
+    return deps
+
+
+def _expand_shorthand(document: dict[str, Any]) -> None:
+    """`start_messages: ["Hi"]` -> one user message with one input_text part each."""
+    messages = document.get("start_messages")
+    if isinstance(messages, list):
+        document["start_messages"] = [
+            {"type": "message", "role": "user", "content": [{"type": "input_text", "text": m}]}
+            if isinstance(m, str) else m
+            for m in messages
+        ]

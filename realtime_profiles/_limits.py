@@ -1,0 +1,41 @@
+"""Every bound on work and size, in one place (docs/security.md lists them for users).
+
+Each limit fails fast with a located problem: the work done before an error is bounded by the
+limit, so hostile input is refused in seconds instead of exhausting memory or time.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+# -- parsing (layer files and override values) -------------------------------------------
+MAX_FILE_BYTES: Final = 1024 * 1024
+"""A layer file's size."""
+MAX_NODES: Final = 100_000
+"""Values in one file or override value after alias expansion (an alias bomb stops here)."""
+MAX_DEPTH: Final = 64
+"""Nesting of mappings and lists; segments of an override key; presets referring to presets;
+interpolations referring to interpolations."""
+
+# -- resolvers -------------------------------------------------------------------------------
+MAX_PROMPT_BYTES: Final = 256 * 1024
+"""A `${file:...}` file's size."""
+
+# -- interpolation -------------------------------------------------------------------------
+MAX_RESULT_CHARS: Final = 1_000_000
+"""One interpolated string."""
+MAX_EXPANDED_VALUES: Final = MAX_NODES
+"""Values that all references and resolver calls of one resolution may produce together."""
+MAX_EXPANDED_CHARS: Final = 10_000_000
+"""Characters that all references and resolver calls of one resolution may produce."""
+MAX_COPIED_VALUES: Final = MAX_NODES
+"""Values copied into refined presets during one fold."""
+
+# -- caches (per Loader) ---------------------------------------------------------------------
+PROFILE_CACHE_SIZE: Final = 512
+"""Composed profiles kept (least recently used dropped)."""
+LAYER_CACHE_SIZE: Final = 256
+"""Parsed layers kept: validate-all goes agent by agent, so base, env and the agent's own
+files are always held while memory stays flat however large the tree."""
+PARSE_CACHE_SIZE: Final = 4096
+"""Interpolation strings whose parse (grammar tree or fast-path pieces) is memoized."""
