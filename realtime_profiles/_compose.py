@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
-from . import _secrets
+from . import _fingerprint, _secrets
 from ._interpolate import Interpolator, ParseCache
 from ._layer import Layer
 from ._merge import Folder
@@ -23,9 +23,8 @@ from ._resolvers import Resolver
 from ._sources import Context, Dep, EnvDep, FileDep, Request, TreeDep, Uncacheable, gather
 from ._tree import Tree
 from ._validate import DocumentValidator
+from ._yaml import DOCUMENT_SECTIONS
 from .errors import Problem, Severity, UsageError, sorted_problems, summarize
-
-OUTPUT_SECTIONS: Final = ("run_config", "model_config", "start_messages", "client_messages")
 
 Check = Callable[[Mapping[str, Any]], Iterable[Problem]]
 """A lint: the emitted document in, `Problem`s out (unlocated; `finish` locates them)."""
@@ -45,6 +44,8 @@ class Composition:
     deps: tuple[Dep, ...]
     failed: frozenset[PathKey] = frozenset()
     missing_secrets: dict[PathKey, str] = field(default_factory=dict)
+    facets: dict[str, str] = field(default_factory=dict)
+    stamp: bool = True
     _prov: list[Provenance] = field(default_factory=list)
 
     def provenance(self) -> Provenance:
@@ -70,18 +71,22 @@ def compose(request: Request, tree: Tree, context: Context, resolvers: Mapping[s
     secrets = tuple(path for path, _ in _secrets.secret_paths(raw))
     interpolator = Interpolator(raw, resolvers, parser, secret_paths=frozenset(secrets),
                                 lenient_secrets=lenient)
-    resolution = interpolator.resolve(OUTPUT_SECTIONS)
+    resolution = interpolator.resolve(DOCUMENT_SECTIONS)
     document = resolution.tree
     _expand_shorthand(document)
     problems = [p for layer in layers for p in layer.problems]
+    problems.extend(gathered.problems)
     problems.extend(folder.problems)
+    stamp, settings_problems = _fingerprint.stamping(raw.get("fingerprint"))
+    problems.extend(settings_problems)
     problems.extend(resolution.problems)
     deps: list[Dep] = [TreeDep(tree), *gathered.deps,
                        *_resolver_deps(interpolator, context.root, context.environ)]
     if not cacheable:
         deps.append(Uncacheable())
     comp = Composition(raw, layers, document, problems, secrets, resolution.unset_secrets,
-                       tuple(deps), resolution.failed, resolution.missing_secrets)
+                       tuple(deps), resolution.failed, resolution.missing_secrets,
+                       gathered.facets, stamp)
     if resolution.literal_reads:
         locator = Locator(comp.provenance)
         problems.extend(_secrets.literal_read_problems(resolution.literal_reads,

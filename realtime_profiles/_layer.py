@@ -15,7 +15,8 @@ from typing import Any, Final, Literal
 from ._paths import PathKey
 from .errors import Mark, Problem
 
-LayerKind = Literal["base", "env", "agent", "agent@env", "local", "environment", "override"]
+LayerKind = Literal["base", "env", "agent", "facet", "agent-facet", "agent@env", "local",
+                    "environment", "override", "call"]
 EditKind = Literal["set", "add", "force", "delete", "append"]
 
 

@@ -18,18 +18,23 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Final, NamedTuple, Protocol
 
+from . import _facets
 from ._files import StatKey, stat_key
 from ._layer import Layer, LayerKind, Source
 from ._overrides import ENV_PREFIX, env_overrides, parse_overrides
 from ._tree import Tree, locate
+from .errors import Problem
 
 
 class Request(NamedTuple):
-    """What a caller asks to compose: one agent, in one environment, with overrides."""
+    """What a caller asks to compose: one agent, in one environment, with overrides, the
+    facet options asked for, and a bucket for weighted facet groups."""
 
     agent: str
     env: str | None
     overrides: tuple[str, ...] = ()
+    facets: tuple[tuple[str, str], ...] = ()
+    bucket: str | None = None
 
 
 # -- dependencies ----------------------------------------------------------------------------
@@ -122,17 +127,22 @@ class Context(Protocol):
     @property
     def environ(self) -> Mapping[str, str]: ...
 
+    def tree(self) -> Tree: ...
+
     def read_layer(self, source: Source, path: Path) -> tuple[Layer, StatKey | None]: ...
 
 
 class Gathered:
-    """The layers of one request, lowest first, and everything they depend on."""
+    """The layers of one request, lowest first, everything they depend on, the facet option
+    chosen in each group, and problems met while choosing."""
 
-    __slots__ = ("deps", "layers")
+    __slots__ = ("deps", "facets", "layers", "problems")
 
     def __init__(self) -> None:
         self.layers: list[Layer] = []
         self.deps: list[Dep] = []
+        self.facets: dict[str, str] = {}
+        self.problems: list[Problem] = []
 
 
 SourceFn = Callable[[Request, Context, "LayerSpec", Gathered], None]
@@ -151,23 +161,50 @@ class LayerSpec(NamedTuple):
         return Source(self.kind, label, self.tracked)
 
 
+def _read_file(parts: tuple[str, ...], context: Context, spec: LayerSpec, out: Gathered) -> None:
+    """The layer file at root/parts, when there is one (its absence is a dependency too)."""
+    path = locate(context.root, parts)
+    if path is None:
+        out.deps.append(AbsentDep(os.path.join(os.fspath(context.root), *parts)))  # noqa: PTH118
+        return
+    layer, key = context.read_layer(spec.source(str(path)), path)
+    out.layers.append(layer)
+    out.deps.append(FileDep(str(path), key))
+
+
 def file_source(where: Callable[[Request, Context], tuple[str, ...] | None]) -> SourceFn:
     """A source of at most one layer file, at the root-relative path `where` gives (None:
     this request has no such layer, e.g. no environment)."""
 
     def read(request: Request, context: Context, spec: LayerSpec, out: Gathered) -> None:
         parts = where(request, context)
-        if parts is None:
-            return
-        path = locate(context.root, parts)
-        if path is None:
-            out.deps.append(AbsentDep(os.path.join(os.fspath(context.root), *parts)))  # noqa: PTH118
-            return
-        layer, key = context.read_layer(spec.source(str(path)), path)
-        out.layers.append(layer)
-        out.deps.append(FileDep(str(path), key))
+        if parts is not None:
+            _read_file(parts, context, spec, out)
 
     return read
+
+
+def facet_source(request: Request, context: Context, spec: LayerSpec, out: Gathered) -> None:
+    """facets/<group>/<option>.yaml for the option chosen in each group (groups by name).
+
+    The choice needs the declarations of the layers below (base, env, agent), so this source
+    reads them from what was gathered so far, and records the choices for the sources above.
+    """
+    declared, problems = _facets.declaration(out.layers)
+    found, more = _facets.groups(context.tree().groups(), declared)
+    out.problems.extend(problems)
+    out.problems.extend(more)
+    out.facets = _facets.choose(found, dict(request.facets), request.bucket)
+    for group, option in out.facets.items():
+        _read_file(("facets", group, f"{option}.yaml"), context, spec, out)
+
+
+def agent_facet_source(request: Request, context: Context, spec: LayerSpec,
+                       out: Gathered) -> None:
+    """agents/<agent>/facets/<group>/<option>.yaml: one agent's refinement of an option."""
+    for group, option in out.facets.items():
+        _read_file(("agents", request.agent, "facets", group, f"{option}.yaml"), context, spec,
+                   out)
 
 
 def environment_source(request: Request, context: Context, spec: LayerSpec,
@@ -208,6 +245,9 @@ PRECEDENCE: Final[tuple[LayerSpec, ...]] = (
     LayerSpec("env", True, "env/<env>.yaml", file_source(_env_file)),
     LayerSpec("agent", True, "agents/<agent>.yaml",
               file_source(lambda r, c: ("agents", f"{r.agent}.yaml"))),
+    LayerSpec("facet", True, "facets/<group>/<option>.yaml, one per group", facet_source),
+    LayerSpec("agent-facet", True, "agents/<agent>/facets/<group>/<option>.yaml",
+              agent_facet_source),
     LayerSpec("agent@env", True, "agents/<agent>/<env>.yaml", file_source(_agent_env_file)),
     LayerSpec("local", False, "local.yaml (untracked; Loader(local=False) skips it)",
               file_source(_local_file)),
@@ -217,6 +257,10 @@ PRECEDENCE: Final[tuple[LayerSpec, ...]] = (
               override_source),
 )
 """Every layer kind, lowest precedence first: a later layer wins."""
+
+DECLARING_ORDER: Final = tuple(spec for spec in PRECEDENCE
+                               if spec.kind in _facets.DECLARING_KINDS)
+"""The layers that may declare facets: what choosing an option needs read first."""
 
 
 def gather(request: Request, context: Context,

@@ -38,17 +38,24 @@ def unknown_name(kind: str, name: str, known: Sequence[str]) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Tree:
-    """What a profile root holds: the agent and environment names."""
+    """What a profile root holds: the agent and environment names, and the facet groups
+    (folders under facets/) with their options (the `*.yaml` files in each)."""
 
     root: Path
     agents: tuple[str, ...]
     envs: tuple[str, ...]
+    facets: tuple[tuple[str, tuple[str, ...]], ...] = ()
     # Membership in O(1): a tree of a thousand agents is checked once per load.
     _names: frozenset[tuple[str, str]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         names = {("agent", a) for a in self.agents} | {("env", e) for e in self.envs}
+        names |= {("facet", g) for g, _ in self.facets}
         object.__setattr__(self, "_names", frozenset(names))
+
+    def groups(self) -> dict[str, tuple[str, ...]]:
+        """Facet group -> its options, groups sorted by name."""
+        return dict(self.facets)
 
     def has_agent(self, name: str) -> bool:
         return ("agent", name) in self._names
@@ -107,7 +114,27 @@ def scan(root: Path) -> Tree:
                          "takes --root or REALTIME_PROFILES_ROOT; code, Loader(root))")
     agents = _yaml_names(os.path.join(root, "agents"), dirs=True)  # noqa: PTH118
     envs = _yaml_names(os.path.join(root, "env"), dirs=False)  # noqa: PTH118
-    return Tree(root, tuple(sorted(agents)), tuple(sorted(envs)))
+    facets_dir = os.path.join(root, "facets")  # noqa: PTH118
+    groups = [(group, tuple(sorted(_yaml_names(os.path.join(facets_dir, group), dirs=False))))  # noqa: PTH118
+              for group in sorted(_dir_names(facets_dir))]
+    return Tree(root, tuple(sorted(agents)), tuple(sorted(envs)), tuple(groups))
+
+
+def _dir_names(folder: str) -> set[str]:
+    """Valid names of the sub-folders of `folder`."""
+    try:
+        entries = os.scandir(folder)
+    except OSError:
+        return set()
+    with entries:
+        return {e.name for e in entries if NAME_PATTERN.match(e.name) and e.is_dir()}
+
+
+def watched_dirs(root: Path) -> tuple[Path, ...]:
+    """The folders whose change means the tree's names may have changed (a stat each)."""
+    facets = root / "facets"
+    return (root, root / "agents", root / "env", facets,
+            *(facets / g for g in sorted(_dir_names(os.fspath(facets)))))
 
 
 def locate(root: Path, parts: tuple[str, ...]) -> Path | None:

@@ -21,7 +21,14 @@ from ._limits import MAX_DEPTH, MAX_FILE_BYTES, MAX_NODES
 from ._paths import PathKey, kind_of
 from .errors import Mark, Problem, did_you_mean, mean
 
-SECTIONS: Final = ("vars", "run_config", "model_config", "start_messages", "client_messages")
+DOCUMENT_SECTIONS: Final = ("run_config", "model_config", "start_messages", "client_messages")
+"""What a profile emits."""
+SECTIONS: Final = ("vars", *DOCUMENT_SECTIONS)
+"""What values live in: the emitted sections and `vars` (overrides address these)."""
+CONTROL_SECTIONS: Final = ("facets", "overridable", "fingerprint")
+"""What the loader itself reads (facet declarations, the per-call contract, fingerprint
+stamping); never emitted, never interpolated."""
+LAYER_KEYS: Final = (*SECTIONS, *CONTROL_SECTIONS)
 LIST_SECTIONS: Final = ("start_messages", "client_messages")
 
 
@@ -80,7 +87,7 @@ def parse_layer(source: Source, text: str) -> Layer:
     if not isinstance(data, dict):
         return _failed(
             source, "layer-shape",
-            "a layer file must be a mapping with the keys " + ", ".join(SECTIONS),
+            "a layer file must be a mapping with the keys " + ", ".join(LAYER_KEYS),
             node.start_mark.line + 1,
             node.start_mark.column + 1,
         )
@@ -248,12 +255,12 @@ class Walker:
         kept: dict[str, Any] = {}
         for key, value in data.items():
             mark = self.marks.get((key,))
-            if key not in SECTIONS:
-                hint = mean(did_you_mean(key, SECTIONS))
+            if key not in LAYER_KEYS:
+                hint = mean(did_you_mean(key, LAYER_KEYS))
                 if key in _NESTED_HOME:
                     hint = f"it belongs under {_NESTED_HOME[key]}"
                 self.problems.append(Problem((key,), "unknown-key", "unknown top-level key", mark,
-                                             hint or "allowed: " + ", ".join(SECTIONS)))
+                                             hint or "allowed: " + ", ".join(LAYER_KEYS)))
                 continue
             if isinstance(value, Append) and key not in LIST_SECTIONS:
                 self.problems.append(Problem((key,), "append",

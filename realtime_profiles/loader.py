@@ -16,8 +16,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from . import _secrets
+from . import _facets, _fingerprint, _secrets
 from ._compose import Check, Composition, compose, finish, raise_for_overrides
+from ._facets import Group
 from ._files import StatKey, stat_key
 from ._interpolate import ParseCache
 from ._layer import Layer, Source
@@ -26,10 +27,10 @@ from ._lints import SDK_LINTS
 from ._overrides import parse_key
 from ._paths import MISSING, PathKey, get, render_path, under
 from ._resolvers import Resolver, default_resolvers
-from ._sources import Dep, Request
-from ._tree import Tree, scan
+from ._sources import DECLARING_ORDER, Dep, Request, TreeDep, gather
+from ._tree import Tree, scan, watched_dirs
 from ._validate import DocumentValidator, packaged_validator
-from ._yaml import SYNTAX_CODES, read_layer
+from ._yaml import DOCUMENT_SECTIONS, SYNTAX_CODES, read_layer
 from .errors import (
     LayerSyntaxError,
     Problem,
@@ -64,7 +65,6 @@ class Loader:
         checks: Sequence[Check] | None = None,
     ) -> None:
         self._root = Path(root)
-        self._tree_dirs = (self._root, self._root / "agents", self._root / "env")
         self._environ = environ
         self._resolvers = default_resolvers(self._root, environ)
         self._custom_resolvers = bool(resolvers)
@@ -76,7 +76,8 @@ class Loader:
         self._lock = threading.Lock()
         self._layers: OrderedDict[str, tuple[StatKey | None, Layer]] = OrderedDict()
         self._profiles: OrderedDict[Any, tuple[tuple[Dep, ...], Any]] = OrderedDict()
-        self._tree: tuple[Any, Tree] | None = None
+        # (the folders watched, their identities, the tree scanned from them)
+        self._tree: tuple[tuple[Path, ...], tuple[Any, ...], Tree] | None = None
         self._parser = ParseCache()
 
     @property
@@ -98,12 +99,15 @@ class Loader:
     # -- discovery -------------------------------------------------------------------------
     def tree(self) -> Tree:
         """Agents, environments and agent@env files (rescanned when a folder changes)."""
-        key = tuple(stat_key(p) for p in self._tree_dirs)
         cached = self._tree
-        if cached is not None and cached[0] == key and key[0] is not None:
-            return cached[1]
+        if cached is not None:
+            dirs, key, tree = cached
+            if key[0] is not None and tuple(stat_key(p) for p in dirs) == key:
+                return tree
+        dirs = watched_dirs(self._root)
+        key = tuple(stat_key(p) for p in dirs)
         tree = scan(self._root)
-        self._tree = (key, tree)
+        self._tree = (dirs, key, tree)
         return tree
 
     def agents(self) -> tuple[str, ...]:
@@ -112,11 +116,45 @@ class Loader:
     def envs(self) -> tuple[str, ...]:
         return self.tree().envs
 
+    def facet_groups(self, agent: str, env: str | None = None) -> dict[str, Group]:
+        """The facet groups `agent` sees in `env`: options, default, allowed options and
+        weights, as its base, env and agent layers declare them (cached; problems in the
+        declarations are reported by `check`)."""
+        tree = self.tree()
+        tree.check(agent, env)
+        key = ("groups", agent, env)
+        cached = self._cached(key)
+        if cached is not None:
+            return dict(cached)
+        gathered = gather(Request(agent, env), self, DECLARING_ORDER)
+        declared, _ = _facets.declaration(gathered.layers)
+        found, _ = _facets.groups(tree.groups(), declared)
+        self._store(key, (TreeDep(tree), *gathered.deps), found)
+        return dict(found)
+
+    def _request(self, agent: str, env: str | None, overrides: Iterable[str],
+                 facets: Mapping[str, str] | None, bucket: str | None) -> Request:
+        """The request with every facet group chosen: a bucket becomes its option here, so
+        composed profiles are cached by choice, not by bucket (one per call)."""
+        requested = dict(facets or {})
+        if bucket is not None or requested:
+            groups = self.facet_groups(agent, env)
+            if groups:
+                requested = _facets.choose(groups, requested, bucket)
+            else:
+                _facets.choose(groups, requested, None)  # an unknown group: a usage error
+        return Request(agent, env, tuple(overrides), tuple(sorted(requested.items())))
+
     # -- public loading --------------------------------------------------------------------
     def load(self, agent: str, env: str | None = None, overrides: Iterable[str] = (), *,
+             facets: Mapping[str, str] | None = None, bucket: str | None = None,
              strict: bool = False) -> Profile:
-        """The profile for use: raises on any error, or on a secret that cannot be read."""
-        request = Request(agent, env, tuple(overrides))
+        """The profile for use: raises on any error, or on a secret that cannot be read.
+
+        `facets` picks an option per facet group (the others take their default, or, for a
+        weighted group given a `bucket` such as a call id, the bucketed option).
+        """
+        request = self._request(agent, env, overrides, facets, bucket)
         key = ("load", request, strict)
         cached = self._cached(key)
         if cached is not None:
@@ -125,26 +163,28 @@ class Loader:
         problems = finish(comp, self.validator, self._checks, strict)
         errors = [p for p in problems if p.severity == "error"]
         raise_for_overrides(errors, comp.layers)
+        where = _label(agent, env, comp.facets)
         if comp.missing_secrets and all(p.code == "secret-unavailable" for p in errors):
             names = ", ".join(sorted(set(comp.missing_secrets.values())))
             raise SecretUnavailableError(
-                f"{agent}@{env or '-'}: cannot load for use: secret environment variable "
+                f"{where}: cannot load for use: secret environment variable "
                 f"{names} is not set", errors)
         if errors:
             syntax = any(p.code in SYNTAX_CODES for p in errors)
             error = LayerSyntaxError if syntax else ProfileValidationError
-            raise error(f"{agent}@{env or '-'}: {summarize(problems)}", problems)
+            raise error(f"{where}: {summarize(problems)}", problems)
         profile = self._profile(comp, request, problems)
         self._store(key, comp.deps, profile)
         return profile.fresh()
 
     def check(self, agent: str, env: str | None = None, overrides: Iterable[str] = (), *,
+              facets: Mapping[str, str] | None = None, bucket: str | None = None,
               strict: bool = False) -> CheckResult:
         """Every problem of one combination, without raising for them (validate, show).
 
         Unset secrets are warnings here and appear as `*** (unset: VAR)`.
         """
-        request = Request(agent, env, tuple(overrides))
+        request = self._request(agent, env, overrides, facets, bucket)
         key = ("check", request, strict)
         cached = self._cached(key)
         if cached is not None:
@@ -154,20 +194,27 @@ class Loader:
         raise_for_overrides(problems, comp.layers)
         errors = [p for p in problems if p.severity == "error"]
         profile = None if errors else self._profile(comp, request, problems)
-        result = CheckResult(agent, env, tuple(problems), profile)
+        result = CheckResult(agent, env, tuple(problems), profile, dict(comp.facets))
         self._store(key, comp.deps, result)
         return result.fresh()
 
-    def explain(self, agent: str, env: str | None, key: str,
-                overrides: Iterable[str] = ()) -> Explanation:
+    def explain(self, agent: str, env: str | None, key: str, overrides: Iterable[str] = (), *,
+                facets: Mapping[str, str] | None = None) -> Explanation:
         """Where one key's value came from, layer by layer."""
-        return self.explain_path(agent, env, parse_key(key, key), overrides)
+        return self.explain_path(agent, env, parse_key(key, key), overrides, facets=facets)
 
     def explain_path(self, agent: str, env: str | None, path: PathKey,
-                     overrides: Iterable[str] = ()) -> Explanation:
+                     overrides: Iterable[str] = (), *,
+                     facets: Mapping[str, str] | None = None) -> Explanation:
         """`explain` for a path tuple: keys with dots or spaces in them (tracing metadata,
         header names) need no quoting."""
-        comp = self._compose(Request(agent, env, tuple(overrides)), lenient=True)
+        request = self._request(agent, env, overrides, facets, None)
+        comp = self._compose(request, lenient=True)
+        _stamp(comp)
+        if _fingerprint.is_stamp(path) and get(comp.document, path) is not MISSING:
+            return Explanation(render_path(path), get(comp.document, path), (),
+                               note="stamped by the loader: the fingerprint of this "
+                                    "configuration (fingerprint: {stamp: false} turns it off)")
         value = get(comp.document, path)
         if value is MISSING and get(comp.raw, path) is MISSING:
             parent = get(comp.document, path[:-1]) if len(path) > 1 else comp.document
@@ -217,6 +264,8 @@ class Loader:
                  problems: Sequence[Problem]) -> Profile:
         doc = comp.document
         agent, env, overrides = request.agent, request.env, request.overrides
+        facets = dict(comp.facets)
+        fingerprint = _stamp(comp)
         return Profile(
             agent=agent,
             env=env,
@@ -225,9 +274,11 @@ class Loader:
             start_messages=doc.get("start_messages") or [],
             client_messages=doc.get("client_messages") or [],
             warnings=tuple(p for p in problems if p.severity == "warning"),
+            facets=facets,
+            fingerprint=fingerprint,
             _secrets=comp.secrets,
             _unset=dict(comp.unset),
-            _explainer=lambda key: self.explain(agent, env, key, overrides),
+            _explainer=lambda key: self.explain(agent, env, key, overrides, facets=facets),
         )
 
     # -- caching ---------------------------------------------------------------------------
@@ -249,6 +300,28 @@ class Loader:
                 self._profiles.popitem(last=False)
 
 
+def _stamp(comp: Composition) -> str:
+    """The composition's fingerprint, stamped into its document's tracing metadata (unless
+    the profile says `fingerprint: {stamp: false}`)."""
+    doc = comp.document
+    emitted = {k: doc[k] for k in DOCUMENT_SECTIONS if doc.get(k)}
+    references = {p: get(comp.raw, p) for p in comp.secrets}
+    fingerprint = _fingerprint.fingerprint(
+        _fingerprint.for_hashing(copy_json(emitted), references), comp.facets)
+    if comp.stamp:
+        stamps = {"profile_fingerprint": fingerprint}
+        if comp.facets:
+            stamps["profile_facets"] = _facets.label(comp.facets)
+        _fingerprint.stamp(doc, stamps)
+    return fingerprint
+
+
+def _label(agent: str, env: str | None, facets: Mapping[str, str]) -> str:
+    """`support@prod` or `support@prod[locale=fr,transport=sip]`: a combination in messages."""
+    where = f"{agent}@{env or '-'}"
+    return f"{where}[{_facets.label(facets)}]" if facets else where
+
+
 def load_profile(
     agent: str,
     env: str | None = None,
@@ -256,10 +329,13 @@ def load_profile(
     overrides: Iterable[str] = (),
     *,
     environ: Mapping[str, str] | None = None,
+    facets: Mapping[str, str] | None = None,
+    bucket: str | None = None,
     strict: bool = False,
 ) -> Profile:
     """Compose, validate and return one profile, or raise `ProfileError` with every problem.
 
     For repeated loads keep a `Loader(root)`: it caches parsed files and profiles.
     """
-    return Loader(root, environ=environ).load(agent, env, overrides, strict=strict)
+    return Loader(root, environ=environ).load(agent, env, overrides, facets=facets,
+                                              bucket=bucket, strict=strict)

@@ -26,12 +26,14 @@ class Explanation:
     value: Any
     writes: tuple[Write, ...]
     secret: bool = False
+    note: str | None = None
+    """Where a value no layer wrote comes from (a stamp of the loader's)."""
 
     def render(self) -> str:
         shown = _secrets.MASK if self.secret else _short(self.value)
         lines = [f"{self.key} = {shown}"]
         if not self.writes:
-            lines.append("  (not set by any layer)")
+            lines.append(f"  ({self.note or 'not set by any layer'})")
         for number, write in enumerate(self.writes, 1):
             if write.op == "delete":
                 detail = "deleted"
@@ -64,7 +66,9 @@ class Profile:
     """One agent in one environment, composed and validated: plain dicts for the SDK.
 
     `run_config` goes to `RealtimeRunner(agent, config=...)`, `model_config` to
-    `runner.run(model_config=...)`. repr and `redacted()` never show a secret.
+    `runner.run(model_config=...)`. repr and `redacted()` never show a secret. `facets` is the
+    option chosen in every facet group (defaults and bucketed variants included), and
+    `fingerprint` names exactly this emitted configuration (see `_fingerprint`).
     """
 
     agent: str
@@ -74,6 +78,8 @@ class Profile:
     start_messages: list[dict[str, Any]]
     client_messages: list[dict[str, Any]]
     warnings: tuple[Problem, ...] = ()
+    facets: dict[str, str] = field(default_factory=dict)
+    fingerprint: str = ""
     _secrets: tuple[PathKey, ...] = field(default=(), repr=False)
     _unset: dict[PathKey, tuple[str, ...]] = field(default_factory=dict, repr=False)
     _explainer: Callable[[str], Explanation] | None = field(default=None, repr=False,
@@ -115,14 +121,16 @@ class Profile:
 
     def fresh(self) -> Profile:
         """This profile with its own copies of the dicts (a cache hands out one per call)."""
-        return replace(self, run_config=copy_json(self.run_config),
+        return replace(self, facets=dict(self.facets), run_config=copy_json(self.run_config),
                        model_config=copy_json(self.model_config),
                        start_messages=copy_json(self.start_messages),
                        client_messages=copy_json(self.client_messages))
 
     def __repr__(self) -> str:
-        return (f"Profile(agent={self.agent!r}, env={self.env!r}, "
-                f"document={self.redacted()!r}, warnings={len(self.warnings)})")
+        facets = f"facets={self.facets!r}, " if self.facets else ""
+        return (f"Profile(agent={self.agent!r}, env={self.env!r}, {facets}"
+                f"fingerprint={self.fingerprint!r}, document={self.redacted()!r}, "
+                f"warnings={len(self.warnings)})")
 
 
 def copy_json(value: Any) -> Any:
@@ -147,6 +155,7 @@ class CheckResult:
     env: str | None
     problems: tuple[Problem, ...]
     profile: Profile | None
+    facets: dict[str, str] = field(default_factory=dict)
 
     @property
     def errors(self) -> tuple[Problem, ...]:

@@ -50,7 +50,8 @@ def test_profile_vars_env_and_file_interpolation(tree: Tree) -> None:
     settings = profile.run_config["model_settings"]
     assert settings["voice"] == "verse"
     assert settings["tracing"] == {"workflow_name": "a-prod",
-                                   "metadata": {"sha": "abc123", "literal": "${not.interpolated}"}}
+                                   "metadata": {"sha": "abc123", "literal": "${not.interpolated}",
+                                                "profile_fingerprint": profile.fingerprint}}
     assert profile.model_config["initial_model_settings"]["instructions"] == "Be brief."
     assert "vars" not in profile.document()
     default = Loader(root, environ={}).load("a", "prod").run_config["model_settings"]["tracing"]

@@ -10,6 +10,7 @@ from realtime_profiles import Loader, ProfileValidationError, UsageError
 from tests.conftest import Tree
 
 BASE = """
+fingerprint: {stamp: false}  # these tests are about merging; stamping is tested on its own
 vars:
   calm: {type: semantic_vad, eagerness: low, create_response: true}
   tools: [lookup_order]

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+import yaml
 
 from realtime_profiles import Loader
 from realtime_profiles._sources import PRECEDENCE
@@ -22,17 +23,23 @@ KEY = ("run_config", "model_settings", "voice")
 
 @dataclass
 class Setup:
-    """What one combination writes: files, environment variables and overrides."""
+    """What one combination writes: files (as data), environment variables and overrides.
+    Every tree has one facet group `t` with the default option `web`."""
 
-    files: dict[str, str] = field(default_factory=lambda: {"agents/a.yaml": "{}\n",
-                                                           "env/dev.yaml": "{}\n"})
+    data: dict[str, dict[str, object]] = field(default_factory=lambda: {
+        "base.yaml": {"facets": {"t": {"default": "web"}}}, "agents/a.yaml": {},
+        "env/dev.yaml": {}, "facets/t/web.yaml": {}})
     environ: dict[str, str] = field(default_factory=dict)
     overrides: list[str] = field(default_factory=list)
+
+    @property
+    def files(self) -> dict[str, str]:
+        return {path: yaml.safe_dump(data) for path, data in self.data.items()}
 
 
 def _file(path: str) -> Callable[[Setup, str], None]:
     def write(setup: Setup, voice: str) -> None:
-        setup.files[path] = f"run_config:\n  model_settings:\n    voice: {voice}\n"
+        setup.data.setdefault(path, {})["run_config"] = {"model_settings": {"voice": voice}}
     return write
 
 
@@ -48,6 +55,8 @@ WRITERS: dict[str, Callable[[Setup, str], None]] = {
     "base": _file("base.yaml"),
     "env": _file("env/dev.yaml"),
     "agent": _file("agents/a.yaml"),
+    "facet": _file("facets/t/web.yaml"),
+    "agent-facet": _file("agents/a/facets/t/web.yaml"),
     "agent@env": _file("agents/a/dev.yaml"),
     "local": _file("local.yaml"),
     "environment": _environment,

@@ -63,7 +63,10 @@ def test_every_shipped_profile_arrives_as_written(agent: str, env: str) -> None:
     tracing = [f["session"]["tracing"] for f in sent.of_type("session.update")
                if "tracing" in f["session"]]
     assert tracing == [settings["tracing"]]
-    assert settings["tracing"]["metadata"] == {"agent": agent, "env": env, "git_sha": "unknown"}
+    metadata = settings["tracing"]["metadata"]
+    assert metadata["profile_fingerprint"] == profile.fingerprint
+    assert {k: metadata[k] for k in ("agent", "env", "git_sha")} == {
+        "agent": agent, "env": env, "git_sha": "unknown"}
 
     items = [f["item"] for f in sent.of_type("conversation.item.create")]
     assert items == profile.start_messages
