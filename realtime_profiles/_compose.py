@@ -13,17 +13,17 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from . import _fingerprint, _secrets
-from ._interpolate import Interpolator, ParseCache
-from ._layer import Layer
+from . import _calls, _fingerprint, _secrets
+from ._interpolate import Interpolator, ParseCache, copy_value
+from ._layer import DOCUMENT_SECTIONS, Layer
 from ._merge import Folder
-from ._paths import PathKey
+from ._paths import MISSING, PathKey, get
 from ._provenance import Locator, Provenance
 from ._resolvers import Resolver
 from ._sources import Context, Dep, EnvDep, FileDep, Request, TreeDep, Uncacheable, gather
+from ._subschema import SchemaNav
 from ._tree import Tree
 from ._validate import DocumentValidator
-from ._yaml import DOCUMENT_SECTIONS
 from .errors import Problem, Severity, UsageError, sorted_problems, summarize
 
 Check = Callable[[Mapping[str, Any]], Iterable[Problem]]
@@ -46,6 +46,7 @@ class Composition:
     missing_secrets: dict[PathKey, str] = field(default_factory=dict)
     facets: dict[str, str] = field(default_factory=dict)
     stamp: bool = True
+    plan: _calls.Plan | None = None
     _prov: list[Provenance] = field(default_factory=list)
 
     def provenance(self) -> Provenance:
@@ -57,8 +58,9 @@ class Composition:
         return self._prov[0]
 
 
-def compose(request: Request, tree: Tree, context: Context, resolvers: Mapping[str, Resolver],
-            parser: ParseCache, *, lenient: bool, cacheable: bool = True) -> Composition:
+def compose(request: Request, tree: Tree, context: Context, *,
+            resolvers: Mapping[str, Resolver], parser: ParseCache, nav: SchemaNav,
+            lenient: bool, cacheable: bool = True) -> Composition:
     """Compose `request`: its layers folded and resolved, with the problems found on the way
     (validation comes after, in `finish`). `lenient` resolves an unset secret to a
     placeholder (validate, show) instead of failing (load)."""
@@ -92,7 +94,36 @@ def compose(request: Request, tree: Tree, context: Context, resolvers: Mapping[s
         problems.extend(_secrets.literal_read_problems(resolution.literal_reads,
                                                        locator.winner))
     problems.extend(_secrets.opaque_container_problems(raw, layers))
+    entries, contract_problems = _calls.contract(raw.get(_calls.SECTION), nav)
+    problems.extend(contract_problems)
+    if entries:
+        comp.plan = _plan(comp, entries, resolvers, parser, nav)
     return comp
+
+
+def _plan(comp: Composition, entries: tuple[_calls.Entry, ...],
+          resolvers: Mapping[str, Resolver], parser: ParseCache,
+          nav: SchemaNav) -> _calls.Plan:
+    """What a call on this composition needs: resolve once more with the overridable paths
+    left open, to learn what derives from each (and refuse where a call value may not go)."""
+    holes = _calls.outermost(entries)
+    secrets = frozenset(comp.secrets)
+    opened = Interpolator(comp.raw, resolvers, parser, secret_paths=secrets,
+                          lenient_secrets=True, holes=frozenset(holes))
+    resolution = opened.resolve(DOCUMENT_SECTIONS)
+    dependents = tuple(_calls.dependents_in(resolution.tree))
+    comp.problems.extend(p for p in resolution.problems if p.code == "call-contract")
+    comp.problems.extend(_calls.flow_problems(dependents, nav))
+    plain = Interpolator(comp.raw, resolvers, parser, secret_paths=secrets,
+                         lenient_secrets=True)
+    base: dict[PathKey, Any] = {}
+    for hole in holes:
+        value = get(comp.document, hole) if hole[0] in DOCUMENT_SECTIONS \
+            else plain.value_or_missing(hole)
+        if value is not MISSING:
+            base[hole] = copy_value(value)
+    references = {p: get(comp.raw, p) for p in comp.secrets}
+    return _calls.Plan(entries, holes, base, dependents, references, comp.stamp)
 
 
 def finish(comp: Composition, validator: DocumentValidator, checks: Sequence[Check],

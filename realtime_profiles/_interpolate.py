@@ -22,9 +22,10 @@ import copy
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from . import _omegaconf, _secrets
+from ._layer import Verbatim
 from ._limits import (
     MAX_DEPTH,
     MAX_EXPANDED_CHARS,
@@ -103,8 +104,13 @@ class Interpolator:
         secret_paths: frozenset[PathKey] = frozenset(),
         lenient_secrets: bool = False,
         fast_path: bool = True,
+        holes: frozenset[PathKey] = frozenset(),
     ) -> None:
         self.raw = raw
+        # Paths left open (per-call overridable values): they resolve to `Hole`s, and what
+        # uses them to `Template`s, so a call can fill them in without resolving again.
+        self.holes = holes
+        self._hole_parents = {h[:cut] for h in holes for cut in range(1, len(h))}
         self.fast_path = fast_path
         self.resolvers = resolvers
         self.parser = parser if parser is not None else ParseCache()
@@ -186,18 +192,15 @@ class Interpolator:
     def value_at(self, path: PathKey, raw: Any = MISSING) -> Any:
         """The resolved value at `path` (memoized; cycles reported). `raw`, when the caller
         has it, is the unresolved value there (saves looking it up from the root)."""
+        if self.holes:
+            hole = self._hole(path)
+            if hole is not None:
+                return Hole(hole, path[len(hole):])
         if path in self.done:
             if self.use_stack and path in self.result.uses:
                 self.use_stack[-1].update(self.result.uses[path])
             return self.done[path]
-        if path in self.failed:
-            raise _Failed
-        if path in self.active:
-            cycle = " -> ".join(render_path(p) for p in (*self.active[self.active.index(path):],
-                                                         path))
-            self._problem(path, "cycle", f"interpolation cycle: {cycle}",
-                          "one of these must hold a value instead of a reference")
-            raise _Failed
+        self._refuse_known_failure(path)
         if raw is MISSING:
             raw = get(self.raw, path)
             if raw is MISSING:
@@ -230,42 +233,82 @@ class Interpolator:
         self.done[path] = value
         return value
 
+    def value_or_missing(self, path: PathKey) -> Any:
+        """The resolved value at `path`, or MISSING when it is not set or fails (the failure
+        is reported in the resolution's problems)."""
+        try:
+            return self.value_at(path)
+        except (KeyError, _Failed):
+            return MISSING
+
+    def _refuse_known_failure(self, path: PathKey) -> None:
+        """Fail at once for a path that failed before, or that is being resolved (a cycle)."""
+        if path in self.failed:
+            raise _Failed
+        if path in self.active:
+            cycle = " -> ".join(render_path(p) for p in (*self.active[self.active.index(path):],
+                                                         path))
+            self._problem(path, "cycle", f"interpolation cycle: {cycle}",
+                          "one of these must hold a value instead of a reference")
+            raise _Failed
+
+    def _hole(self, path: PathKey) -> PathKey | None:
+        """The open path `path` is or lies under, if any."""
+        for hole in self.holes:
+            if path[: len(hole)] == hole:
+                return hole
+        return None
+
+    def _needs_work(self, path: PathKey, child: Any) -> Any:
+        """`_inert_copy(child)`, except that a path on the way to a hole always needs work."""
+        if self.holes and (path in self._hole_parents or self._hole(path) is not None):
+            return _NEEDS_WORK
+        return _inert_copy(child)
+
     def _resolve_value(self, raw: Any, path: PathKey) -> Any:
         if isinstance(raw, str):
             if "${" not in raw:
                 return raw
             return self._resolve_string(raw, path)
+        if isinstance(raw, Verbatim):  # a caller's value: data, never a template
+            return copy_value(raw.value)
         if isinstance(raw, dict):
-            out: dict[str, Any] = {}
-            failed = False
-            for key, child in raw.items():
-                value = _inert_copy(child)
-                if value is not _NEEDS_WORK:  # what value_at would return; nothing to record
-                    out[key] = value
-                    continue
-                try:
-                    out[key] = self.value_at((*path, key), child)
-                except _Failed:
-                    failed = True
-            if failed:
-                raise _Failed
-            return out
+            return self._resolve_mapping(raw, path)
         if isinstance(raw, list):
-            items = []
-            failed = False
-            for index, item in enumerate(raw):
-                value = _inert_copy(item)
-                if value is not _NEEDS_WORK:
-                    items.append(value)
-                    continue
-                try:
-                    items.append(self.value_at((*path, index), item))
-                except _Failed:
-                    failed = True
-            if failed:
-                raise _Failed
-            return items
+            return self._resolve_list(raw, path)
         return raw
+
+    def _resolve_mapping(self, raw: dict[str, Any], path: PathKey) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        failed = False
+        for key, child in raw.items():
+            value = self._needs_work((*path, key), child)
+            if value is not _NEEDS_WORK:  # what value_at would return; nothing to record
+                out[key] = value
+                continue
+            try:
+                out[key] = self.value_at((*path, key), child)
+            except _Failed:
+                failed = True
+        if failed:
+            raise _Failed
+        return out
+
+    def _resolve_list(self, raw: list[Any], path: PathKey) -> list[Any]:
+        items = []
+        failed = False
+        for index, item in enumerate(raw):
+            value = self._needs_work((*path, index), item)
+            if value is not _NEEDS_WORK:
+                items.append(value)
+                continue
+            try:
+                items.append(self.value_at((*path, index), item))
+            except _Failed:
+                failed = True
+        if failed:
+            raise _Failed
+        return items
 
     def _resolve_string(self, text: str, path: PathKey) -> Any:
         if len(self.active) > MAX_DEPTH:
@@ -291,7 +334,15 @@ class Interpolator:
             parts = tuple(int(p) if p.isdigit() else p for p in key.parts)
             if key.relative_dots:
                 parts = path[: len(path) - key.relative_dots] + parts
-            return self._node(parts, path, text)
+            value = self._node(parts, path, text)
+            if isinstance(value, Hole | Template):
+                self._problem(path, "call-contract",
+                              f"{render_path(_hole_of(value))} may be overridden per call, so "
+                              f"it can only be used whole (${{...}}) or in plain text around "
+                              f"references, not in {text!r}",
+                              "move the escape, quote, nesting or resolver call elsewhere")
+                raise _Failed
+            return value
 
         def resolver_callback(name: str, args: tuple[Any, ...], args_str: tuple[str, ...]) -> Any:
             return self._call(name, args, path, text)
@@ -321,16 +372,25 @@ class Interpolator:
         if len(pieces) == 1:
             return self._piece(pieces[0], path, text)
         parts: list[str] = []
+        open_parts: list[str | Hole] | None = None  # set once a hole is met
         escaped_missing = False
         for piece in pieces:
             if piece[0] == "text":
                 parts.append(piece[1])
                 continue
             value = self._piece(piece, path, text)
+            if isinstance(value, Hole | Template):
+                open_parts = [*(open_parts or []), "".join(parts)] if parts else \
+                    [*(open_parts or [])]
+                open_parts.extend(value.parts if isinstance(value, Template) else (value,))
+                parts = []
+                continue
             if type(value) not in _PLAIN_TYPES:  # e.g. a custom resolver's OmegaConf node
                 value, escaped = _omegaconf.plain_value(value)
                 escaped_missing |= escaped
             parts.append(str(value))
+        if open_parts is not None:
+            return Template(tuple(p for p in (*open_parts, "".join(parts)) if p != ""))
         result = "".join(parts)
         return _omegaconf.escaped_missing(result) if escaped_missing else result
 
@@ -356,7 +416,7 @@ class Interpolator:
             raise _Failed from None
         self._spend(value, path)
         # A referenced container is copied: the same object never sits at two places.
-        return _copy_value(value) if isinstance(value, dict | list) else value
+        return copy_value(value) if isinstance(value, dict | list) else value
 
     def _spend(self, value: Any, path: PathKey) -> None:
         """Charge a reference's or resolver's result to the expansion budget (weighed before
@@ -431,14 +491,14 @@ def _weigh(value: Any, max_values: int, max_chars: int) -> tuple[int, int]:
 _ATOMS: Final = frozenset({str, int, float, bool, type(None)})
 
 
-def _copy_value(value: Any) -> Any:
+def copy_value(value: Any) -> Any:
     """`copy.deepcopy` of resolved data without its memo machinery: plain dicts and lists are
     rebuilt, plain scalars shared (deepcopy shares them too), anything else deep-copied."""
     kind = type(value)
     if kind is dict:
-        return {key: _copy_value(item) for key, item in value.items()}
+        return {key: copy_value(item) for key, item in value.items()}
     if kind is list:
-        return [_copy_value(item) for item in value]
+        return [copy_value(item) for item in value]
     if kind in _ATOMS:
         return value
     return copy.deepcopy(value)
@@ -452,6 +512,8 @@ def _inert_copy(value: Any) -> Any:
     or a fresh copy of a container), or `_NEEDS_WORK` at the first `${` found."""
     if isinstance(value, str):
         return _NEEDS_WORK if "${" in value else value
+    if isinstance(value, Verbatim):
+        return copy_value(value.value)
     if isinstance(value, dict):
         out: dict[str, Any] = {}
         for key, item in value.items():
@@ -469,6 +531,27 @@ def _inert_copy(value: Any) -> Any:
             items.append(copied)
         return items
     return value
+
+
+# -- holes: values left open for per-call overrides -----------------------------------------
+
+class Hole(NamedTuple):
+    """The value of an open (call-overridable) path `entry`, at `rest` below it."""
+
+    entry: PathKey
+    rest: PathKey
+
+
+class Template(NamedTuple):
+    """A string made of plain text and open values, filled in per call."""
+
+    parts: tuple[str | Hole, ...]
+
+
+def _hole_of(value: Hole | Template) -> PathKey:
+    if isinstance(value, Hole):
+        return value.entry
+    return next(p.entry for p in value.parts if isinstance(p, Hole))
 
 
 # -- the fast path -------------------------------------------------------------------------

@@ -15,6 +15,15 @@ from typing import Any, Final, Literal
 from ._paths import PathKey
 from .errors import Mark, Problem
 
+DOCUMENT_SECTIONS: Final = ("run_config", "model_config", "start_messages", "client_messages")
+"""What a profile emits."""
+SECTIONS: Final = ("vars", *DOCUMENT_SECTIONS)
+"""What values live in: the emitted sections and `vars` (overrides address these)."""
+CONTROL_SECTIONS: Final = ("facets", "overridable", "fingerprint")
+"""What the loader itself reads (facet declarations, the per-call contract, fingerprint
+stamping); never emitted, never interpolated."""
+LAYER_KEYS: Final = (*SECTIONS, *CONTROL_SECTIONS)
+
 LayerKind = Literal["base", "env", "agent", "facet", "agent-facet", "agent@env", "local",
                     "environment", "override", "call"]
 EditKind = Literal["set", "add", "force", "delete", "append"]
@@ -42,6 +51,19 @@ class Append:
     """`key+: [...]`: items added to the end of the inherited list."""
 
     items: list[Any]
+
+
+class Verbatim:
+    """A value that is data, never a template: what a caller passes per call. Folded like any
+    value, and never interpolated, so `${oc.env:KEY}` sent by a caller stays that text."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __repr__(self) -> str:
+        return f"Verbatim({self.value!r})"
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from ._layer import DELETE, Append, Edit, Layer
+from ._layer import DELETE, Append, Edit, Layer, Verbatim
 from ._limits import MAX_COPIED_VALUES, MAX_DEPTH
 from ._paths import (
     MISSING,
@@ -181,7 +181,8 @@ class Folder:
             self._record(path, op, layer, lpath, value=_plain(value))
             return [self.clean(item, (*path, i), layer, (*lpath, i)) for i, item in
                     enumerate(value)]
-        self._record(path, op, layer, lpath, value=value)
+        self._record(path, op, layer, lpath,
+                     value=value.value if isinstance(value, Verbatim) else value)
         return value
 
     # -- presets ---------------------------------------------------------------------------

@@ -23,14 +23,13 @@ from typing import Any, Final
 import yaml
 
 from . import _secrets
-from ._layer import DELETE, Append, Edit, EditKind, Source
+from ._layer import DELETE, SECTIONS, Append, Edit, EditKind, Source
 from ._limits import MAX_DEPTH
-from ._paths import PathKey
-from ._yaml import SECTIONS, LimitError, Walker, reader_error, reader_position
+from ._paths import KeyError_, PathKey, split_key
+from ._yaml import LimitError, Walker, reader_error, reader_position
 from .errors import Mark, UsageError
 
 ENV_PREFIX: Final = "REALTIME_PROFILES__"
-_SEGMENT: Final = re.compile(r"[A-Za-z0-9_-]+\Z")
 COMMAND_LINE: Final = "command line"
 
 
@@ -38,22 +37,11 @@ def parse_key(key: str, text: str) -> PathKey:
     """`model_settings.voice` -> ('run_config', 'model_settings', 'voice').
 
     List items are `tools.0` or `tools[0]` (the form problems are printed in)."""
-    if not key:
-        raise _syntax(text, 0, "missing key")
-    segments = re.sub(r"\[(\d+)\]", r".\1", key).split(".")
-    if len(segments) > MAX_DEPTH:
-        raise _syntax(text, 0, f"key nested deeper than {MAX_DEPTH} levels")
-    parts: list[str | int] = []
-    offset = text.index(key) if key in text else 0
-    for segment in segments:
-        if not _SEGMENT.match(segment):
-            raise _syntax(text, offset, f"invalid key segment {segment!r} (letters, digits, "
-                          "_ and - separated by dots)")
-        parts.append(int(segment) if segment.isdigit() else segment)
-        offset += len(segment) + 1
-    if parts[0] not in SECTIONS:
-        parts.insert(0, "run_config")
-    return tuple(parts)
+    try:
+        return split_key(key, SECTIONS, MAX_DEPTH)
+    except KeyError_ as exc:
+        base = text.index(key) if key and key in text else 0
+        raise _syntax(text, base + exc.offset if exc.offset else 0, exc.reason) from None
 
 
 def parse_value(raw: str, text: str, offset: int) -> Any:

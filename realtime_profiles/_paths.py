@@ -68,6 +68,40 @@ def parse_dotted(text: str) -> PathKey:
     return tuple(parts)
 
 
+_SEGMENT: Final = re.compile(r"[A-Za-z0-9_-]+\Z")
+
+
+class KeyError_(ValueError):
+    """A dotted key that does not parse: the offset of the bad segment and why."""
+
+    def __init__(self, offset: int, reason: str) -> None:
+        super().__init__(reason)
+        self.offset = offset
+        self.reason = reason
+
+
+def split_key(key: str, sections: tuple[str, ...], max_depth: int) -> PathKey:
+    """The override key grammar: `model_settings.voice` -> ('run_config', 'model_settings',
+    'voice'); a key is relative to run_config unless it starts with one of `sections`; list
+    items are `tools.0` or `tools[0]`. Raises `KeyError_` with the offset of a bad segment."""
+    if not key:
+        raise KeyError_(0, "missing key")
+    segments = re.sub(r"\[(\d+)\]", r".\1", key).split(".")
+    if len(segments) > max_depth:
+        raise KeyError_(0, f"key nested deeper than {max_depth} levels")
+    parts: list[str | int] = []
+    offset = 0
+    for segment in segments:
+        if not _SEGMENT.match(segment):
+            raise KeyError_(offset, f"invalid key segment {segment!r} (letters, digits, "
+                            "_ and - separated by dots)")
+        parts.append(int(segment) if segment.isdigit() else segment)
+        offset += len(segment) + 1
+    if parts[0] not in sections:
+        parts.insert(0, "run_config")
+    return tuple(parts)
+
+
 def child(node: Any, part: str | int) -> Any:
     """`node[part]` for a mapping key or an in-range list index, else `MISSING`. An int
     addresses a mapping by its text (`a.0` on `{"0": ...}`)."""

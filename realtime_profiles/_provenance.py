@@ -31,7 +31,8 @@ class Write:
     def describe(self) -> str:
         """`profiles/base.yaml:3:5 (base)` or `environment variable X`."""
         where = self.mark.render() if self.mark else "?"
-        if self.source is not None and self.source.kind not in ("environment", "override"):
+        if self.source is not None and self.source.kind not in ("environment", "override",
+                                                                "call"):
             where = f"{where} ({self.source.kind})"
         return f"{where}, {self.via}" if self.via else where
 

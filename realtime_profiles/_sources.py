@@ -16,14 +16,17 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Final, NamedTuple, Protocol
+from typing import Any, Final, NamedTuple, Protocol
 
 from . import _facets
 from ._files import StatKey, stat_key
-from ._layer import Layer, LayerKind, Source
+from ._layer import Edit, Layer, LayerKind, Source, Verbatim
 from ._overrides import ENV_PREFIX, env_overrides, parse_overrides
+from ._paths import PathKey, render_path
 from ._tree import Tree, locate
-from .errors import Problem
+from .errors import Mark, Problem
+
+CALL_MARK: Final = Mark("call override")
 
 
 class Request(NamedTuple):
@@ -35,6 +38,9 @@ class Request(NamedTuple):
     overrides: tuple[str, ...] = ()
     facets: tuple[tuple[str, str], ...] = ()
     bucket: str | None = None
+    call: tuple[tuple[PathKey, Any], ...] = ()
+    """A caller's per-call values, already checked against the profile's contract (only
+    `explain` composes with them: loads place them on the composed profile instead)."""
 
 
 # -- dependencies ----------------------------------------------------------------------------
@@ -226,6 +232,16 @@ def override_source(request: Request, context: Context, spec: LayerSpec,
                                 edits=(edit,)))
 
 
+def call_source(request: Request, context: Context, spec: LayerSpec, out: Gathered) -> None:
+    """A caller's values for one call, each an add-or-replace edit whose value is data."""
+    if not request.call:
+        return
+    edits = tuple(Edit("force", path, Verbatim(value), render_path(path), CALL_MARK)
+                  for path, value in request.call)
+    out.layers.append(Layer(spec.source("call override"),
+                            marks={edit.path: edit.mark for edit in edits}, edits=edits))
+
+
 def _env_file(request: Request, context: Context) -> tuple[str, ...] | None:
     return ("env", f"{request.env}.yaml") if request.env is not None else None
 
@@ -255,6 +271,8 @@ PRECEDENCE: Final[tuple[LayerSpec, ...]] = (
               environment_source),
     LayerSpec("override", False, "overrides: the command line, load(overrides=...)",
               override_source),
+    LayerSpec("call", False, "per-call values: load(call_overrides=...), only what the "
+              "profile's overridable: allows", call_source),
 )
 """Every layer kind, lowest precedence first: a later layer wins."""
 

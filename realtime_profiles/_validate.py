@@ -19,6 +19,8 @@ if TYPE_CHECKING:  # jsonschema is imported when a document is not certainly val
     from jsonschema import Draft202012Validator
     from jsonschema.exceptions import ValidationError
 
+    from ._subschema import SchemaNav
+
 from . import _secrets
 from ._fastschema import compile_check
 from ._paths import PathKey, Pattern, json_kind, select, under
@@ -64,6 +66,7 @@ class DocumentValidator:
     def __init__(self, schema: Mapping[str, Any]) -> None:
         self.schema = schema
         self._jsonschema: Draft202012Validator | None = None
+        self._nav: SchemaNav | None = None
         self.index = _index(schema)
         # "Certainly valid?" compiled once; jsonschema judges and words every error, and is
         # only imported (about 60 ms) when a document is not certainly valid. Its validator
@@ -77,6 +80,19 @@ class DocumentValidator:
 
             self._jsonschema = Draft202012Validator(self.schema)
         return self._jsonschema
+
+    def certainly_valid(self, document: Mapping[str, Any]) -> bool:
+        """True only when the compiled check proves `document` valid (no jsonschema)."""
+        return self._certainly_valid is not None and self._certainly_valid(document)
+
+    @property
+    def nav(self) -> SchemaNav:
+        """The schema navigator (by path), built on first need."""
+        if self._nav is None:
+            from ._subschema import SchemaNav
+
+            self._nav = SchemaNav(self.schema)
+        return self._nav
 
     def is_valid(self, document: Mapping[str, Any]) -> bool:
         if self._certainly_valid is not None and self._certainly_valid(document):
@@ -94,10 +110,10 @@ class DocumentValidator:
             for error in self._validator.iter_errors(document):
                 found.extend(context.convert(error))
         warning: Severity = "error" if strict else "warning"
-        found.extend(self._open_enum_problems(document, locate, warning))
+        found.extend(self.open_enum_problems(document, locate, warning))
         return found
 
-    def _open_enum_problems(self, document: Mapping[str, Any], locate: Locate,
+    def open_enum_problems(self, document: Mapping[str, Any], locate: Locate,
                             severity: Severity) -> Iterator[Problem]:
         for pattern, known in self.index.known_values:
             for path, value in select(document, pattern):

@@ -16,19 +16,17 @@ import yaml
 
 from . import _secrets
 from ._files import NotRegularError, StatKey, TooLargeError, read_bounded
-from ._layer import DELETE, Append, Layer, Source
+from ._layer import (
+    DELETE,
+    LAYER_KEYS,
+    Append,
+    Layer,
+    Source,
+)
 from ._limits import MAX_DEPTH, MAX_FILE_BYTES, MAX_NODES
 from ._paths import PathKey, kind_of
 from .errors import Mark, Problem, did_you_mean, mean
 
-DOCUMENT_SECTIONS: Final = ("run_config", "model_config", "start_messages", "client_messages")
-"""What a profile emits."""
-SECTIONS: Final = ("vars", *DOCUMENT_SECTIONS)
-"""What values live in: the emitted sections and `vars` (overrides address these)."""
-CONTROL_SECTIONS: Final = ("facets", "overridable", "fingerprint")
-"""What the loader itself reads (facet declarations, the per-call contract, fingerprint
-stamping); never emitted, never interpolated."""
-LAYER_KEYS: Final = (*SECTIONS, *CONTROL_SECTIONS)
 LIST_SECTIONS: Final = ("start_messages", "client_messages")
 
 

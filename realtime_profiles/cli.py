@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
+    from ._matrix import Combination
     from .errors import Problem
     from .loader import Loader
     from .profile import CheckResult
@@ -119,6 +120,9 @@ def _parser(stdout: TextIO | None = None) -> argparse.ArgumentParser:
     show.add_argument("--show-secrets", action="store_true",
                       help="print secrets instead of *** (requires them to be set)")
     show.add_argument("--strict", action="store_true", help="treat warnings as errors")
+    show.add_argument("--fingerprint", action="store_true",
+                      help="print only the profile's fingerprint")
+    _facet_options(show)
     show.add_argument("overrides", nargs="*", default=[], metavar="OVERRIDE",
                       help="key=value, +key=value, ++key=value, ~key, key+=[...]")
 
@@ -130,12 +134,22 @@ def _parser(stdout: TextIO | None = None) -> argparse.ArgumentParser:
     validate.add_argument("--strict", action="store_true", help="treat warnings as errors")
     validate.add_argument("--format", choices=("text", "json"), default="text",
                           help="json: one object with every problem, for CI tools")
+    validate.add_argument("--facet", action="append", dest="facets", metavar="GROUP=OPTION",
+                          default=[], help="check only this option of a facet group "
+                          "(repeatable; default: every option each agent allows)")
+    validate.add_argument("--max-combinations", type=int, default=10000, metavar="N",
+                          help="refuse a matrix larger than N (default 10000) unless "
+                               "--sample is given")
+    validate.add_argument("--sample", type=int, metavar="N",
+                          help="check an even, deterministic sample of N combinations of a "
+                               "larger matrix (the summary says so)")
 
     explain = sub.add_parser("explain", help="where a key's value comes from, layer by layer")
     explain.add_argument("agent", help="an agent under ROOT/agents")
     explain.add_argument("key", help="dotted, relative to run_config unless prefixed")
     explain.add_argument("--env", default=default_env,
                          help="an environment (default: $REALTIME_PROFILES_ENV)")
+    _facet_options(explain)
     explain.add_argument("overrides", nargs="*", default=[], metavar="OVERRIDE",
                          help="applied before explaining, shown as 'from the command line'")
 
@@ -144,6 +158,7 @@ def _parser(stdout: TextIO | None = None) -> argparse.ArgumentParser:
                       help="one agent with two --env, or two AGENT@ENV")
     diff.add_argument("--env", action="append", dest="envs", metavar="ENV", default=[],
                       help="repeat for the two sides")
+    _facet_options(diff)
 
     schema = sub.add_parser("schema", help="print, write or check schema.json")
     schema.add_argument("--layer", action="store_true",
@@ -156,6 +171,15 @@ def _parser(stdout: TextIO | None = None) -> argparse.ArgumentParser:
                         help="file to write or check (default: ./schema.json, or "
                              "ROOT/layer-schema.json with --layer)")
     return parser
+
+
+def _facet_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--facet", action="append", dest="facets", metavar="GROUP=OPTION",
+                         default=[], help="pick an option of a facet group (repeatable; "
+                         "others take their default)")
+    command.add_argument("--bucket", metavar="ID",
+                         help="a call id or caller number: picks the option of each "
+                              "weighted facet group (a traffic split) as a call would")
 
 
 def _parse(argv: list[str], out: TextIO) -> argparse.Namespace:
@@ -254,14 +278,27 @@ def _cmd_list(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return EXIT_OK
 
 
+def _facets(args: argparse.Namespace) -> dict[str, str]:
+    """`--facet GROUP=OPTION` arguments (one option per group here)."""
+    from ._facets import parse_choices
+    from .errors import UsageError
+
+    chosen: dict[str, str] = {}
+    for group, option in parse_choices(args.facets):
+        if chosen.setdefault(group, option) != option:
+            raise UsageError(f"--facet {group} given twice ({chosen[group]}, {option})")
+    return chosen
+
+
 def _cmd_show(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     loader = _loader(args)
+    choice = {"facets": _facets(args), "bucket": args.bucket, "strict": args.strict}
     if args.show_secrets:
-        profile = loader.load(args.agent, args.env, args.overrides, strict=args.strict)
+        profile = loader.load(args.agent, args.env, args.overrides, **choice)
         _print_problems(profile.warnings, err)
         document = profile.document()
     else:
-        result = loader.check(args.agent, args.env, args.overrides, strict=args.strict)
+        result = loader.check(args.agent, args.env, args.overrides, **choice)
         _print_problems(result.problems, err)
         if result.profile is None:
             from .errors import summarize
@@ -269,7 +306,11 @@ def _cmd_show(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             print(f"{_color('error', err)}: {args.agent}@{args.env or '-'}: "
                   f"{summarize(result.problems)}", file=err)
             return EXIT_INVALID
-        document = result.profile.redacted()
+        profile = result.profile
+        document = profile.redacted()
+    if args.fingerprint:
+        print(profile.fingerprint, file=out)
+        return EXIT_OK
     _dump(document, args.format, out)
     return EXIT_OK
 
@@ -286,37 +327,50 @@ def _dump(document: Any, fmt: str, out: TextIO) -> None:
         yaml.safe_dump(document, out, sort_keys=False, allow_unicode=True, width=100)
 
 
-def _combinations(loader: Loader, agents: Sequence[str],
-                  envs: Sequence[str] | None) -> list[tuple[str, str | None]]:
+def _combinations(loader: Loader, args: argparse.Namespace) -> list[Combination]:
+    """The matrix `validate` checks: the agents and environments asked for (default: all)
+    x every facet option each agent allows (or those given with --facet)."""
+    from ._matrix import combinations, facet_filter
     from ._tree import unknown_name
     from .errors import UsageError
 
     tree = loader.tree()
-    chosen_agents = list(agents) or list(tree.agents)
-    chosen_envs: list[str | None] = list(envs) if envs else list(tree.envs) or [None]
-    messages = [unknown_name("agent", a, tree.agents) for a in chosen_agents
-                if not tree.has_agent(a)]
-    messages += [unknown_name("environment", e, tree.envs) for e in chosen_envs
+    agents = list(dict.fromkeys(args.agents)) or list(tree.agents)
+    envs: list[str | None] = list(dict.fromkeys(args.envs or ())) or list(tree.envs) or [None]
+    messages = [unknown_name("agent", a, tree.agents) for a in agents if not tree.has_agent(a)]
+    messages += [unknown_name("environment", e, tree.envs) for e in envs
                  if e is not None and not tree.has_env(e)]
     if messages:
         raise UsageError("; ".join(messages))
-    if not chosen_agents:
+    if not agents:
         raise UsageError(f"no agents under {tree.root / 'agents'}")
-    return [(a, e) for a in chosen_agents for e in chosen_envs]
+    return combinations(loader, agents, envs, facet_filter(loader, args.facets))
 
 
 def _cmd_validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from ._matrix import sample, summary
     from .errors import sorted_problems, summarize
 
     loader = _loader(args)
+    matrix = _combinations(loader, args)
+    total = len(matrix)
+    if args.sample is not None and args.sample < total:
+        matrix = sample(matrix, max(args.sample, 1))
+    elif total > args.max_combinations:
+        from .errors import UsageError
+
+        raise UsageError(f"the matrix has {total} combinations, over --max-combinations "
+                         f"{args.max_combinations}: narrow it (AGENT..., --env, --facet), "
+                         "raise the limit, or check an even sample with --sample N")
     results: list[CheckResult] = [
-        loader.check(agent, env, strict=args.strict)
-        for agent, env in _combinations(loader, args.agents, args.envs)
+        loader.check(c.agent, c.env, facets=dict(c.facets), strict=args.strict)
+        for c in matrix
     ]
+    labels = [c.label() for c in matrix]
     where: dict[Problem, list[str]] = {}
-    for result in results:
+    for label, result in zip(labels, results, strict=True):
         for problem in result.problems:
-            where.setdefault(problem, []).append(f"{result.agent}@{result.env or '-'}")
+            where.setdefault(problem, []).append(label)
     from dataclasses import replace
 
     from ._tree import stray_files
@@ -327,31 +381,50 @@ def _cmd_validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         where.setdefault(problem, [])
     problems = sorted_problems(where)
     invalid = sum(1 for r in results if not r.ok)
-    summary = (f"{len(results)} profile{'s' * (len(results) != 1)} checked: "
-               f"{len(results) - invalid} valid, {invalid} invalid; {summarize(problems)}")
+    sampled = f" (an even sample of {total})" if len(matrix) < total else ""
+    result_line = (f"{len(results)} profile{'s' * (len(results) != 1)} checked{sampled}: "
+                   f"{len(results) - invalid} valid, {invalid} invalid; {summarize(problems)}")
     if args.format == "json":
         import json
 
         payload = {
             "ok": invalid == 0,
-            "summary": summary,
-            "profiles": [{"agent": r.agent, "env": r.env, "ok": r.ok,
-                          "errors": len(r.errors),
-                          "warnings": len(r.problems) - len(r.errors)} for r in results],
+            "summary": result_line,
+            "matrix": {"combinations": total, "checked": len(results),
+                       "dimensions": summary(matrix)},
+            "profiles": [{"agent": r.agent, "env": r.env, "facets": dict(c.facets),
+                          "label": c.label(), "ok": r.ok, "errors": len(r.errors),
+                          "warnings": len(r.problems) - len(r.errors),
+                          "fingerprint": r.profile.fingerprint if r.profile else None}
+                         for c, r in zip(matrix, results, strict=True)],
             "problems": [{**p.as_dict(), "profiles": where[p]} for p in problems],
         }
         json.dump(payload, out, indent=2)
         out.write("\n")
     else:
-        suffix = {i: f" [{', '.join(where[p])}]" if where[p] else ""
+        suffix = {i: f" [{_combination_list(where[p])}]" if where[p] else ""
                   for i, p in enumerate(problems)}
         _print_problems(problems, err, suffix)
-        print(summary, file=out)
+        if any(c.facets for c in matrix):
+            for line in summary(matrix):
+                print(line, file=out)
+        print(result_line, file=out)
     return EXIT_INVALID if invalid or any(p.severity == "error" for p in strays) else EXIT_OK
 
 
+def _combination_list(labels: Sequence[str], shown: int = 8) -> str:
+    """The combinations a problem affects, the first few by name."""
+    if len(labels) <= shown:
+        return ", ".join(labels)
+    return ", ".join(labels[:shown]) + f", ... and {len(labels) - shown} more"
+
+
 def _cmd_explain(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    explanation = _loader(args).explain(args.agent, args.env, args.key, args.overrides)
+    loader = _loader(args)
+    facets = _facets(args)
+    if args.bucket is not None:
+        facets = loader.check(args.agent, args.env, facets=facets, bucket=args.bucket).facets
+    explanation = loader.explain(args.agent, args.env, args.key, args.overrides, facets=facets)
     print(explanation.render(), file=out)
     return EXIT_OK
 
@@ -376,9 +449,12 @@ def _cmd_diff(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                          "diff AGENT@A AGENT@B")
     loader = _loader(args)
     sides = [_split_profile(s, envs) for s in specs]
+    facets = _facets(args)
     documents = []
+    chosen: list[dict[str, str]] = []
     for agent, env in sides:
-        result = loader.check(agent, env)
+        result = loader.check(agent, env, facets=facets, bucket=args.bucket)
+        chosen.append(result.facets)
         if result.profile is None:
             _print_problems(result.problems, err)
             raise UsageError(f"{agent}@{env or '-'} does not validate; fix it before diffing")
@@ -398,11 +474,12 @@ def _cmd_diff(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
         key = render_path(path)
         print(key, file=out)
-        for (agent, env), label, value in zip(sides, labels, (left, right), strict=True):
+        for (agent, env), label, value, side_facets in zip(sides, labels, (left, right), chosen,
+                                                            strict=True):
             shown = "(absent)" if value is _ABSENT else json.dumps(value, ensure_ascii=False)
             origin = ""
             if value is not _ABSENT:
-                writes = loader.explain_path(agent, env, path).writes
+                writes = loader.explain_path(agent, env, path, facets=side_facets).writes
                 origin = f"  {writes[-1].describe()}" if writes else ""
             print(f"  {label.ljust(width)}  {shown}{origin}", file=out)
     print(f"{differences} difference{'s' * (differences != 1)} between {labels[0]} and "

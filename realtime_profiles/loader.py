@@ -11,26 +11,28 @@ from __future__ import annotations
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from . import _facets, _fingerprint, _secrets
+from ._calls import Plan, parse_calls
 from ._compose import Check, Composition, compose, finish, raise_for_overrides
 from ._facets import Group
 from ._files import StatKey, stat_key
 from ._interpolate import ParseCache
-from ._layer import Layer, Source
+from ._layer import DOCUMENT_SECTIONS, Layer, Source
 from ._limits import LAYER_CACHE_SIZE, PROFILE_CACHE_SIZE
 from ._lints import SDK_LINTS
 from ._overrides import parse_key
 from ._paths import MISSING, PathKey, get, render_path, under
+from ._percall import call_profile
 from ._resolvers import Resolver, default_resolvers
 from ._sources import DECLARING_ORDER, Dep, Request, TreeDep, gather
 from ._tree import Tree, scan, watched_dirs
 from ._validate import DocumentValidator, packaged_validator
-from ._yaml import DOCUMENT_SECTIONS, SYNTAX_CODES, read_layer
+from ._yaml import SYNTAX_CODES, read_layer
 from .errors import (
     LayerSyntaxError,
     Problem,
@@ -39,6 +41,7 @@ from .errors import (
     UsageError,
     did_you_mean,
     mean,
+    sorted_problems,
     summarize,
 )
 from .profile import CheckResult, Explanation, Profile, copy_json
@@ -148,22 +151,39 @@ class Loader:
     # -- public loading --------------------------------------------------------------------
     def load(self, agent: str, env: str | None = None, overrides: Iterable[str] = (), *,
              facets: Mapping[str, str] | None = None, bucket: str | None = None,
+             call_overrides: Mapping[str, Any] | None = None,
              strict: bool = False) -> Profile:
         """The profile for use: raises on any error, or on a secret that cannot be read.
 
         `facets` picks an option per facet group (the others take their default, or, for a
         weighted group given a `bucket` such as a call id, the bucketed option).
+        `call_overrides` (`{"model_settings.voice": "verse"}`, keys as in overrides) are a
+        caller's values for this call: only what the profile's `overridable:` allows, applied
+        as data on top of everything and validated (`OverrideNotAllowedError` for a key that
+        is not allowed).
         """
         request = self._request(agent, env, overrides, facets, bucket)
+        profile, plan = self._load_base(request, strict)
+        if not call_overrides:
+            return profile.fresh()
+        call = dict(call_overrides)
+        called, _ = call_profile(profile, plan, call, validator=self.validator,
+                                 checks=self._checks, strict=strict,
+                                 explainer=self._explainer(request, call))
+        assert called is not None
+        return called
+
+    def _load_base(self, request: Request, strict: bool) -> tuple[Profile, Plan | None]:
+        """The composed profile of `request` and its call plan, from the cache when fresh."""
         key = ("load", request, strict)
         cached = self._cached(key)
         if cached is not None:
-            return cached.fresh()  # type: ignore[no-any-return]
+            return cached  # type: ignore[no-any-return]
         comp = self._compose(request, lenient=False)
         problems = finish(comp, self.validator, self._checks, strict)
         errors = [p for p in problems if p.severity == "error"]
         raise_for_overrides(errors, comp.layers)
-        where = _label(agent, env, comp.facets)
+        where = _label(request.agent, request.env, comp.facets)
         if comp.missing_secrets and all(p.code == "secret-unavailable" for p in errors):
             names = ", ".join(sorted(set(comp.missing_secrets.values())))
             raise SecretUnavailableError(
@@ -173,42 +193,71 @@ class Loader:
             syntax = any(p.code in SYNTAX_CODES for p in errors)
             error = LayerSyntaxError if syntax else ProfileValidationError
             raise error(f"{where}: {summarize(problems)}", problems)
-        profile = self._profile(comp, request, problems)
-        self._store(key, comp.deps, profile)
-        return profile.fresh()
+        entry = (self._profile(comp, request, problems), comp.plan)
+        self._store(key, comp.deps, entry)
+        return entry
 
     def check(self, agent: str, env: str | None = None, overrides: Iterable[str] = (), *,
               facets: Mapping[str, str] | None = None, bucket: str | None = None,
+              call_overrides: Mapping[str, Any] | None = None,
               strict: bool = False) -> CheckResult:
         """Every problem of one combination, without raising for them (validate, show).
 
-        Unset secrets are warnings here and appear as `*** (unset: VAR)`.
+        Unset secrets are warnings here and appear as `*** (unset: VAR)`. A call override
+        that is not allowed raises `OverrideNotAllowedError`; a bad value is a problem.
         """
         request = self._request(agent, env, overrides, facets, bucket)
         key = ("check", request, strict)
         cached = self._cached(key)
-        if cached is not None:
-            return cached.fresh()  # type: ignore[no-any-return]
-        comp = self._compose(request, lenient=True)
-        problems = finish(comp, self.validator, self._checks, strict)
-        raise_for_overrides(problems, comp.layers)
-        errors = [p for p in problems if p.severity == "error"]
-        profile = None if errors else self._profile(comp, request, problems)
-        result = CheckResult(agent, env, tuple(problems), profile, dict(comp.facets))
-        self._store(key, comp.deps, result)
-        return result.fresh()
+        if cached is None:
+            comp = self._compose(request, lenient=True)
+            problems = finish(comp, self.validator, self._checks, strict)
+            raise_for_overrides(problems, comp.layers)
+            errors = [p for p in problems if p.severity == "error"]
+            profile = None if errors else self._profile(comp, request, problems)
+            cached = (CheckResult(agent, env, tuple(problems), profile, dict(comp.facets)),
+                      comp.plan)
+            self._store(key, comp.deps, cached)
+        result: CheckResult = cached[0]
+        if not call_overrides or result.profile is None:
+            return result.fresh()
+        call = dict(call_overrides)
+        called, found = call_profile(result.profile, cached[1], call, validator=self.validator,
+                                     checks=self._checks, strict=strict, lenient=True,
+                                     explainer=self._explainer(request, call))
+        return replace(result, problems=sorted_problems([*result.problems, *found]),
+                       profile=called)
+
+    def _explainer(self, request: Request,
+                   call: Mapping[str, Any]) -> Callable[[str], Explanation]:
+        """`Profile.explain` of a per-call profile: the call is one more layer ("call")."""
+        facets = dict(request.facets)
+
+        def explain(key: str) -> Explanation:
+            return self.explain(request.agent, request.env, key, request.overrides,
+                                facets=facets, call_overrides=call)
+
+        return explain
 
     def explain(self, agent: str, env: str | None, key: str, overrides: Iterable[str] = (), *,
-                facets: Mapping[str, str] | None = None) -> Explanation:
+                facets: Mapping[str, str] | None = None,
+                call_overrides: Mapping[str, Any] | None = None) -> Explanation:
         """Where one key's value came from, layer by layer."""
-        return self.explain_path(agent, env, parse_key(key, key), overrides, facets=facets)
+        return self.explain_path(agent, env, parse_key(key, key), overrides, facets=facets,
+                                 call_overrides=call_overrides)
 
     def explain_path(self, agent: str, env: str | None, path: PathKey,
                      overrides: Iterable[str] = (), *,
-                     facets: Mapping[str, str] | None = None) -> Explanation:
+                     facets: Mapping[str, str] | None = None,
+                     call_overrides: Mapping[str, Any] | None = None) -> Explanation:
         """`explain` for a path tuple: keys with dots or spaces in them (tracing metadata,
-        header names) need no quoting."""
+        header names) need no quoting. Call overrides are the top layer ("call")."""
         request = self._request(agent, env, overrides, facets, None)
+        if call_overrides:
+            _, plan = self.check_plan(request)
+            parsed = parse_calls(call_overrides, plan)
+            request = request._replace(call=tuple(
+                (path, call_overrides[key]) for key, path, _ in parsed))
         comp = self._compose(request, lenient=True)
         _stamp(comp)
         if _fingerprint.is_stamp(path) and get(comp.document, path) is not MISSING:
@@ -234,6 +283,13 @@ class Loader:
             value = _secrets.mask_below(value, path, hidden, copy_json)
         return Explanation(render_path(path), value, tuple(writes), secret)
 
+    def check_plan(self, request: Request) -> tuple[CheckResult, Plan | None]:
+        """The cached check of `request` and its call plan."""
+        self.check(request.agent, request.env, request.overrides, facets=dict(request.facets))
+        cached = self._cached(("check", request, False))
+        assert cached is not None
+        return cached  # type: ignore[no-any-return]
+
     # -- the source context (`_sources.Context`) -------------------------------------------
     def read_layer(self, source: Source, path: Path) -> tuple[Layer, StatKey | None]:
         """A parsed layer file, from the cache while the file's identity is unchanged."""
@@ -257,7 +313,8 @@ class Loader:
 
     # -- pipeline --------------------------------------------------------------------------
     def _compose(self, request: Request, *, lenient: bool) -> Composition:
-        return compose(request, self.tree(), self, self._resolvers, self._parser,
+        return compose(request, self.tree(), self, resolvers=self._resolvers,
+                       parser=self._parser, nav=self.validator.nav,
                        lenient=lenient, cacheable=not self._custom_resolvers)
 
     def _profile(self, comp: Composition, request: Request,
@@ -293,6 +350,8 @@ class Loader:
         return value
 
     def _store(self, key: Any, deps: tuple[Dep, ...], value: Any) -> None:
+        if isinstance(key[1], Request) and key[1].call:
+            return  # a call's values are the caller's: never cached
         with self._lock:
             self._profiles[key] = (deps, value)
             self._profiles.move_to_end(key)

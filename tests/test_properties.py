@@ -25,10 +25,10 @@ from hypothesis import strategies as st
 from omegaconf import OmegaConf
 
 from realtime_profiles._interpolate import Interpolator
-from realtime_profiles._layer import Layer, Source
+from realtime_profiles._layer import SECTIONS, Layer, Source
 from realtime_profiles._merge import Folder
 from realtime_profiles._overrides import format_override, parse_override
-from realtime_profiles._yaml import SECTIONS, parse_layer
+from realtime_profiles._yaml import parse_layer
 from realtime_profiles.cli import main
 
 KEYS = st.sampled_from(["a", "b", "c", "d"])

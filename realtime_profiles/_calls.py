@@ -1,0 +1,408 @@
+"""Per-call overrides: the `overridable:` contract a profile declares, and a caller's values
+applied to a composed profile as data.
+
+A per-call value is like a SQL parameter: it is placed, never interpolated or resolved, so
+nothing a caller sends can make the loader read a file or an environment variable. The
+profile says what may change (`overridable:` lists dotted paths, each optionally with an
+`enum`, `minimum`/`maximum` or `pattern` narrower than the schema); a secret, the url, the
+headers, and any name of code (a tool, handoff, guardrail, ...) can never be listed.
+
+The per-call path does not compose again. A `Plan`, computed once per composed profile, knows
+each overridable path's current value and every emitted value derived from one (a whole
+reference, or text around references: the only ways a call value may be used); a call copies
+the document, sets the new values and re-renders what derives from them. A `Plan` is plain
+data, so a compiled bundle carries it and loads calls without YAML, OmegaConf or jsonschema.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, Final, NamedTuple
+
+from . import _secrets
+from ._interpolate import Hole, Template
+from ._layer import DOCUMENT_SECTIONS, SECTIONS
+from ._limits import MAX_DEPTH
+from ._paths import (
+    MISSING,
+    KeyError_,
+    PathKey,
+    assignable,
+    child,
+    get,
+    render_path,
+    split_key,
+    under,
+)
+from ._subschema import SchemaNav
+from .errors import Mark, Problem, UsageError, did_you_mean, mean
+
+SECTION: Final = "overridable"
+CONSTRAINTS: Final = ("enum", "minimum", "maximum", "pattern")
+CALL_MARK: Final = Mark("call override")
+
+
+class OverrideNotAllowedError(UsageError):
+    """A caller asked to change what the profile's `overridable:` does not allow."""
+
+
+class Entry(NamedTuple):
+    """One overridable path and the constraint on its value (narrower than the schema)."""
+
+    path: PathKey
+    enum: tuple[Any, ...] | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+    pattern: str | None = None
+
+
+# -- the contract --------------------------------------------------------------------------
+
+def contract(section: Any, nav: SchemaNav) -> tuple[tuple[Entry, ...], list[Problem]]:
+    """The entries of an `overridable:` section (a mapping of dotted path to constraint, or a
+    list of paths), with a located problem for each entry that cannot be allowed."""
+    if section is None:
+        return (), []
+    items: list[tuple[Any, Any]]
+    if isinstance(section, dict):
+        items = list(section.items())
+    elif isinstance(section, list):
+        items = [next(iter(i.items())) if isinstance(i, dict) and len(i) == 1 else (i, None)
+                 for i in section]
+    else:
+        return (), [Problem((SECTION,), "type", "expected a mapping of dotted paths to "
+                            "constraints (or a list of paths)", None,
+                            "write overridable: {run_config.model_settings.voice: {enum: "
+                            "[alloy, verse]}}")]
+    entries: list[Entry] = []
+    problems: list[Problem] = []
+    for key, spec in items:
+        entry, found = _entry(key, spec, nav)
+        problems.extend(found)
+        if entry is not None:
+            entries.append(entry)
+    return tuple(entries), problems
+
+
+def _entry(key: Any, spec: Any, nav: SchemaNav) -> tuple[Entry | None, list[Problem]]:
+    where: PathKey = (SECTION, str(key))
+    if not isinstance(key, str):
+        return None, [Problem(where, "type", "expected a dotted path", None)]
+    try:
+        path = split_key(key, SECTIONS, MAX_DEPTH)
+    except KeyError_ as exc:
+        return None, [Problem(where, "call-contract", f"not a dotted path: {exc.reason}")]
+    refused = refusal(path, nav)
+    if refused is not None:
+        return None, [Problem(where, "call-contract", refused[0], None, refused[1])]
+    if spec is None:
+        return Entry(path), []
+    if not isinstance(spec, dict):
+        return None, [Problem(where, "type", "expected a constraint mapping (enum, minimum, "
+                              "maximum, pattern) or null", None)]
+    problems = [Problem((*where, name), "unknown-key", "unknown constraint", None,
+                        mean(did_you_mean(str(name), CONSTRAINTS))
+                        or "constraints: " + ", ".join(CONSTRAINTS))
+                for name in spec if name not in CONSTRAINTS]
+    enum = spec.get("enum")
+    if enum is not None and (not isinstance(enum, list) or not enum):
+        problems.append(Problem((*where, "enum"), "type", "expected a non-empty list"))
+    for bound in ("minimum", "maximum"):
+        value = spec.get(bound)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+            problems.append(Problem((*where, bound), "type", "expected a number"))
+    pattern = spec.get("pattern")
+    if pattern is not None:
+        try:
+            re.compile(pattern)
+        except (re.error, TypeError) as exc:
+            problems.append(Problem((*where, "pattern"), "pattern", f"not a regular expression: "
+                                    f"{exc}"))
+    if problems:
+        return None, problems
+    return Entry(path, tuple(enum) if enum else None, spec.get("minimum"),
+                 spec.get("maximum"), pattern), []
+
+
+def refusal(path: PathKey, nav: SchemaNav) -> tuple[str, str] | None:
+    """Why `path` can never change per call (message, suggestion), or None when it may."""
+    if _secrets.holds_secret(path) or any(_secrets.is_secret_path(path[:cut])
+                                          for cut in range(1, len(path) + 1)):
+        return ("is or holds a secret: a caller can never set one",
+                "secrets come from ${oc.env:...} or ${file:...} only")
+    if under(path, ("model_config", "url")) or path == ("model_config",):
+        return ("decides where the session connects: a caller can never set it",
+                "choose the url with a facet or an environment instead")
+    if nav.names_code(path):
+        return ("is or holds names of code (tools, handoffs, guardrails, ...): a caller can "
+                "never choose code", "use a facet to switch between sets of tools")
+    if path[0] == "vars" or nav.known(path):
+        return None
+    parent = path[:-1]
+    hint = mean(did_you_mean(str(path[-1]), nav.keys_at(parent))) if parent else None
+    return (f"{render_path(path)} is not a key of the profile document",
+            hint or "list a path the schema knows, or one under vars")
+
+
+# -- the plan a call follows ---------------------------------------------------------------
+
+class Plan(NamedTuple):
+    """What a call needs of one composed profile, computed once (plain data)."""
+
+    entries: tuple[Entry, ...]
+    holes: tuple[PathKey, ...]
+    """The outermost overridable paths: a call value lands in exactly one of them."""
+    base: dict[PathKey, Any]
+    """Each hole's value in the composed profile (absent when the profile does not set it)."""
+    dependents: tuple[tuple[PathKey, Hole | Template], ...]
+    """Emitted values derived from holes, and how to render them from the holes' values."""
+    references: dict[PathKey, Any]
+    """Each secret's reference text, for the fingerprint."""
+    stamp: bool = True
+    """Whether the fingerprint is stamped into tracing metadata."""
+
+    def allowed(self) -> list[str]:
+        return [render_path(e.path) for e in self.entries]
+
+
+def outermost(entries: Sequence[Entry]) -> tuple[PathKey, ...]:
+    """The entry paths no other entry lies above."""
+    paths = [e.path for e in entries]
+    return tuple(p for p in paths if not any(q != p and under(p, q) for q in paths))
+
+
+def dependents_in(tree: Any, path: PathKey = ()) -> Iterator[tuple[PathKey, Hole | Template]]:
+    """Every Hole or Template in a resolution made with holes, with its path."""
+    if isinstance(tree, Hole | Template):
+        yield path, tree
+    elif isinstance(tree, dict):
+        for key, value in tree.items():
+            yield from dependents_in(value, (*path, key))
+    elif isinstance(tree, list):
+        for index, value in enumerate(tree):
+            yield from dependents_in(value, (*path, index))
+
+
+def flow_problems(dependents: Sequence[tuple[PathKey, Hole | Template]],
+                  nav: SchemaNav) -> Iterator[Problem]:
+    """A call value must not flow where no caller may write (a secret, the url, a name of
+    code), whatever reference carries it there."""
+    for path, template in dependents:
+        refused = refusal(path, nav)
+        if refused is not None and path[0] != "vars":
+            hole = template.entry if isinstance(template, Hole) else next(
+                p.entry for p in template.parts if isinstance(p, Hole))
+            yield Problem(path, "call-contract",
+                          f"draws on {render_path(hole)}, which may be overridden per call, "
+                          f"but it {refused[0].split(':')[0]}", None,
+                          f"do not list {render_path(hole)} under overridable, or do not use "
+                          "it here")
+
+
+# -- applying a call -----------------------------------------------------------------------
+
+def parse_calls(call_overrides: Mapping[str, Any],
+                plan: Plan | None) -> list[tuple[str, PathKey, PathKey]]:
+    """(key as given, path, the hole it lands in) for each call value, or one
+    `OverrideNotAllowedError` naming every refused key and the allowed ones."""
+    parsed: list[tuple[str, PathKey, PathKey]] = []
+    refused: list[str] = []
+    holes = plan.holes if plan is not None else ()
+    for key in call_overrides:
+        try:
+            path = split_key(str(key), SECTIONS, MAX_DEPTH)
+        except KeyError_:
+            refused.append(repr(key))
+            continue
+        hole = next((h for h in holes if under(path, h)), None)
+        if hole is None:
+            refused.append(repr(key))
+            continue
+        parsed.append((str(key), path, hole))
+    if refused:
+        allowed = ", ".join(plan.allowed()) if plan is not None and plan.entries else \
+            "nothing (the profile has no overridable: section)"
+        raise OverrideNotAllowedError(
+            f"call override{'s' if len(refused) > 1 else ''} not allowed: "
+            f"{', '.join(refused)} (allowed: {allowed})")
+    return parsed
+
+
+def apply(document: dict[str, Any], plan: Plan, call_overrides: Mapping[str, Any],
+          parsed: Sequence[tuple[str, PathKey, PathKey]]
+          ) -> tuple[dict[PathKey, Any], list[PathKey], list[Problem]]:
+    """Place each call value in `document` (a copy the caller owns) and re-render what
+    derives from it. Returns the holes' new values, the document paths changed, and
+    problems (a value that is not JSON data, a template that cannot be filled)."""
+    values, touched, problems = _hole_values(plan, call_overrides, parsed)
+    changed: list[PathKey] = []
+    for hole in touched:
+        if hole[0] in DOCUMENT_SECTIONS:
+            _, problem = _put(document, hole, _copy(values[hole]), hole)
+            if problem is not None:
+                problems.append(problem)
+            else:
+                changed.append(hole)
+    for path, template in plan.dependents:
+        if not _uses(template, touched):
+            continue
+        rendered, problem = _render(template, values, path)
+        if problem is None:
+            _, problem = _put(document, path, rendered, path)
+        if problem is not None:
+            problems.append(problem)
+        else:
+            changed.append(path)
+    return values, changed, problems
+
+
+def _hole_values(plan: Plan, call_overrides: Mapping[str, Any],
+                 parsed: Sequence[tuple[str, PathKey, PathKey]]
+                 ) -> tuple[dict[PathKey, Any], dict[PathKey, None], list[Problem]]:
+    """Each hole's value for this call: the composed one with the call's values placed."""
+    values = dict(plan.base)
+    problems: list[Problem] = []
+    touched: dict[PathKey, None] = {}
+    for key, path, hole in parsed:
+        value = call_overrides[key]
+        if not _json_data(value):
+            problems.append(Problem(path, "type", f"expected JSON data, got a "
+                                    f"{type(value).__name__}", CALL_MARK))
+            continue
+        rest = path[len(hole):]
+        if not rest:
+            values[hole] = _copy(value)
+        else:
+            base = values.get(hole, MISSING)
+            if base is MISSING:
+                base = {}
+            elif hole not in touched:
+                base = _copy(base)  # the plan's own value is never changed
+            container, problem = _put(base, rest, _copy(value), path)
+            if problem is not None:
+                problems.append(problem)
+                continue
+            values[hole] = container
+        touched[hole] = None
+    return values, touched, problems
+
+
+def constraint_problems(plan: Plan, values: Mapping[PathKey, Any],
+                        touched: Sequence[PathKey]) -> Iterator[Problem]:
+    """The contract's own constraints, for every entry a call touched."""
+    for entry in plan.entries:
+        hole = next((h for h in touched if under(entry.path, h)), None)
+        if hole is None or (entry.enum is None and entry.minimum is None
+                            and entry.maximum is None and entry.pattern is None):
+            continue
+        value = get(values.get(hole), entry.path[len(hole):]) if hole in values else MISSING
+        if value is MISSING:
+            continue
+        yield from _constraint(entry, value)
+
+
+def _constraint(entry: Entry, value: Any) -> Iterator[Problem]:
+    shown = repr(value) if isinstance(value, str) else str(value)
+    if entry.enum is not None and value not in entry.enum:
+        options = ", ".join(map(repr, entry.enum))
+        yield Problem(entry.path, "call-enum", f"{shown} is not one of {options} (the "
+                      "profile's overridable: contract)", CALL_MARK,
+                      mean(did_you_mean(value, [str(o) for o in entry.enum]))
+                      if isinstance(value, str) else None)
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    if entry.minimum is not None and number and value < entry.minimum:
+        yield Problem(entry.path, "call-minimum", f"{shown} is less than {entry.minimum}, the "
+                      "minimum the profile allows per call", CALL_MARK)
+    if entry.maximum is not None and number and value > entry.maximum:
+        yield Problem(entry.path, "call-maximum", f"{shown} is greater than {entry.maximum}, "
+                      "the maximum the profile allows per call", CALL_MARK)
+    if entry.pattern is not None and isinstance(value, str) \
+            and re.search(entry.pattern, value) is None:
+        yield Problem(entry.path, "call-pattern", f"{shown} does not match "
+                      f"{entry.pattern!r}, as the profile requires per call", CALL_MARK)
+
+
+def _uses(template: Hole | Template, touched: Mapping[PathKey, None]) -> bool:
+    if isinstance(template, Hole):
+        return template.entry in touched
+    return any(isinstance(p, Hole) and p.entry in touched for p in template.parts)
+
+
+def _render(template: Hole | Template, values: Mapping[PathKey, Any],
+            path: PathKey) -> tuple[Any, Problem | None]:
+    if isinstance(template, Hole):
+        value = _fill(template, values)
+        if value is MISSING:
+            return None, _unfilled(template, path)
+        return _copy(value), None
+    parts: list[str] = []
+    for part in template.parts:
+        if isinstance(part, str):
+            parts.append(part)
+            continue
+        value = _fill(part, values)
+        if value is MISSING:
+            return None, _unfilled(part, path)
+        parts.append(str(value))
+    return "".join(parts), None
+
+
+def _fill(hole: Hole, values: Mapping[PathKey, Any]) -> Any:
+    base = values.get(hole.entry, MISSING)
+    return MISSING if base is MISSING else get(base, hole.rest)
+
+
+def _unfilled(hole: Hole, path: PathKey) -> Problem:
+    return Problem(path, "call-missing", f"uses {render_path((*hole.entry, *hole.rest))}, "
+                   "which the call overrides leave without a value", CALL_MARK,
+                   "give the whole value it needs")
+
+
+def _put(tree: Any, path: PathKey, value: Any, shown: PathKey) -> tuple[Any, Problem | None]:
+    """`tree` with `value` at `path`, creating mappings on the way (a missing list item
+    cannot be created: only the index one past the end appends)."""
+    node = tree
+    for depth, part in enumerate(path[:-1]):
+        nxt = child(node, part)
+        if nxt is MISSING:
+            if isinstance(part, int) or not isinstance(node, dict):
+                return tree, _not_placeable(shown, path[: depth + 1])
+            nxt = node[part] = {}
+        elif not isinstance(nxt, dict | list):
+            return tree, _not_placeable(shown, path[: depth + 1])
+        node = nxt
+    last = path[-1]
+    if not assignable(node, last) or (isinstance(node, dict) and isinstance(last, int)):
+        return tree, _not_placeable(shown, path)
+    if isinstance(node, list) and last == len(node):
+        node.append(value)
+    else:
+        node[last] = value
+    return tree, None
+
+
+def _not_placeable(shown: PathKey, where: PathKey) -> Problem:
+    return Problem(shown, "call-placement", f"cannot be set: {render_path(where)} is not a "
+                   "mapping or list that holds it", CALL_MARK, "override the whole value above")
+
+
+def _json_data(value: Any, depth: int = 0) -> bool:
+    if depth > MAX_DEPTH:
+        return False
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _json_data(v, depth + 1) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_json_data(v, depth + 1) for v in value)
+    if isinstance(value, float):
+        return math.isfinite(value)
+    return value is None or isinstance(value, str | int | bool)
+
+
+def _copy(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy(v) for v in value]
+    return value
