@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from . import _calls, _fingerprint, _secrets
+from . import _calls, _facets, _fingerprint, _secrets
 from ._interpolate import Interpolator, ParseCache, copy_value
 from ._layer import DOCUMENT_SECTIONS, Layer
 from ._merge import Folder
@@ -78,6 +78,7 @@ def compose(request: Request, tree: Tree, context: Context, *,
     _expand_shorthand(document)
     problems = [p for layer in layers for p in layer.problems]
     problems.extend(gathered.problems)
+    problems.extend(_facets.misplaced(layers))
     problems.extend(folder.problems)
     stamp, settings_problems = _fingerprint.stamping(raw.get("fingerprint"))
     problems.extend(settings_problems)

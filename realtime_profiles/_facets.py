@@ -50,20 +50,14 @@ class Declaration(NamedTuple):
 
 
 def declaration(layers: Sequence[Layer]) -> tuple[Declaration, list[Problem]]:
-    """Fold the `facets:` sections of the declaring layers (base, env, agent); a `facets:`
-    anywhere else is a located problem (it would come after the choice is made)."""
+    """Fold the `facets:` sections of the declaring layers (base, env, agent); the sections
+    of other layers are ignored here (`misplaced` reports them)."""
     fields: dict[str, dict[str, Any]] = {}
     marks: dict[PathKey, Mark] = {}
     problems: list[Problem] = []
     for layer in layers:
         section = layer.data.get(SECTION)
-        if section is None:
-            continue
-        if layer.source.kind not in DECLARING_KINDS:
-            problems.append(Problem(
-                (SECTION,), "facet-declaration", "facets are declared in base.yaml, "
-                "env/<env>.yaml or agents/<agent>.yaml, not in a " f"{layer.source.kind} layer",
-                layer.marks.get((SECTION,)), "move this section to one of those files"))
+        if section is None or layer.source.kind not in DECLARING_KINDS:
             continue
         if not isinstance(section, dict):
             problems.append(Problem((SECTION,), "type", "expected a mapping of facet groups",
@@ -73,6 +67,17 @@ def declaration(layers: Sequence[Layer]) -> tuple[Declaration, list[Problem]]:
         for group, spec in section.items():
             problems.extend(_fold_group(layer, group, spec, fields, marks))
     return Declaration(fields, marks), problems
+
+
+def misplaced(layers: Sequence[Layer]) -> Iterator[Problem]:
+    """A `facets:` section in a layer that cannot declare one: it would come after the choice
+    is made (agent@env, local, a facet file itself)."""
+    for layer in layers:
+        if SECTION in layer.data and layer.source.kind not in DECLARING_KINDS:
+            yield Problem(
+                (SECTION,), "facet-declaration", "facets are declared in base.yaml, "
+                f"env/<env>.yaml or agents/<agent>.yaml, not in a {layer.source.kind} layer",
+                layer.marks.get((SECTION,)), "move this section to one of those files")
 
 
 def _fold_group(layer: Layer, group: str, spec: Any, fields: dict[str, dict[str, Any]],

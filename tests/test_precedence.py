@@ -27,10 +27,12 @@ class Setup:
     Every tree has one facet group `t` with the default option `web`."""
 
     data: dict[str, dict[str, object]] = field(default_factory=lambda: {
-        "base.yaml": {"facets": {"t": {"default": "web"}}}, "agents/a.yaml": {},
-        "env/dev.yaml": {}, "facets/t/web.yaml": {}})
+        "base.yaml": {"facets": {"t": {"default": "web"}},
+                      "overridable": {"run_config.model_settings.voice": None}},
+        "agents/a.yaml": {}, "env/dev.yaml": {}, "facets/t/web.yaml": {}})
     environ: dict[str, str] = field(default_factory=dict)
     overrides: list[str] = field(default_factory=list)
+    call: dict[str, str] = field(default_factory=dict)
 
     @property
     def files(self) -> dict[str, str]:
@@ -51,6 +53,10 @@ def _override(setup: Setup, voice: str) -> None:
     setup.overrides.append(f"++model_settings.voice={voice}")
 
 
+def _call(setup: Setup, voice: str) -> None:
+    setup.call["model_settings.voice"] = voice
+
+
 WRITERS: dict[str, Callable[[Setup, str], None]] = {
     "base": _file("base.yaml"),
     "env": _file("env/dev.yaml"),
@@ -61,6 +67,7 @@ WRITERS: dict[str, Callable[[Setup, str], None]] = {
     "local": _file("local.yaml"),
     "environment": _environment,
     "override": _override,
+    "call": _call,
 }
 
 
@@ -71,8 +78,9 @@ def test_every_kind_has_a_writer() -> None:
 def _voice(tree: Tree, setup: Setup) -> tuple[str, str]:
     root = tree(setup.files)
     loader = Loader(root, environ=setup.environ)
-    profile = loader.load(AGENT, ENV, setup.overrides)
-    explanation = loader.explain(AGENT, ENV, "model_settings.voice", setup.overrides)
+    profile = loader.load(AGENT, ENV, setup.overrides, call_overrides=setup.call)
+    explanation = loader.explain(AGENT, ENV, "model_settings.voice", setup.overrides,
+                                 call_overrides=setup.call)
     last = explanation.writes[-1]
     assert last.source is not None
     return profile.run_config["model_settings"]["voice"], last.source.kind
@@ -103,7 +111,8 @@ def test_all_layers_at_once_the_top_wins_and_explain_lists_every_kind(tree: Tree
         write(setup, f"v{index}")
     root = tree(setup.files)
     loader = Loader(root, environ=setup.environ)
-    explanation = loader.explain(AGENT, ENV, "model_settings.voice", setup.overrides)
+    explanation = loader.explain(AGENT, ENV, "model_settings.voice", setup.overrides,
+                                 call_overrides=setup.call)
     kinds = [w.source.kind for w in explanation.writes if w.source is not None]
     assert kinds == list(WRITERS)
     assert explanation.value == f"v{len(WRITERS) - 1}"
