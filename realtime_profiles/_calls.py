@@ -127,7 +127,20 @@ def _entry(key: Any, spec: Any, nav: SchemaNav) -> tuple[Entry | None, list[Prob
 
 
 def refusal(path: PathKey, nav: SchemaNav) -> tuple[str, str] | None:
-    """Why `path` can never change per call (message, suggestion), or None when it may."""
+    """Why `path` cannot be listed as overridable (message, suggestion), or None."""
+    forbidden_why = forbidden(path, nav)
+    if forbidden_why is not None:
+        return forbidden_why
+    if path[0] == "vars" or nav.known(path):
+        return None
+    parent = path[:-1]
+    hint = mean(did_you_mean(str(path[-1]), nav.keys_at(parent))) if parent else None
+    return (f"{render_path(path)} is not a key of the profile document",
+            hint or "list a path the schema knows, or one under vars")
+
+
+def forbidden(path: PathKey, nav: SchemaNav) -> tuple[str, str] | None:
+    """Why no caller may ever write at `path` (message, suggestion), or None."""
     if _secrets.holds_secret(path) or any(_secrets.is_secret_path(path[:cut])
                                           for cut in range(1, len(path) + 1)):
         return ("is or holds a secret: a caller can never set one",
@@ -138,12 +151,7 @@ def refusal(path: PathKey, nav: SchemaNav) -> tuple[str, str] | None:
     if nav.names_code(path):
         return ("is or holds names of code (tools, handoffs, guardrails, ...): a caller can "
                 "never choose code", "use a facet to switch between sets of tools")
-    if path[0] == "vars" or nav.known(path):
-        return None
-    parent = path[:-1]
-    hint = mean(did_you_mean(str(path[-1]), nav.keys_at(parent))) if parent else None
-    return (f"{render_path(path)} is not a key of the profile document",
-            hint or "list a path the schema knows, or one under vars")
+    return None
 
 
 # -- the plan a call follows ---------------------------------------------------------------
@@ -190,8 +198,8 @@ def flow_problems(dependents: Sequence[tuple[PathKey, Hole | Template]],
     """A call value must not flow where no caller may write (a secret, the url, a name of
     code), whatever reference carries it there."""
     for path, template in dependents:
-        refused = refusal(path, nav)
-        if refused is not None and path[0] != "vars":
+        refused = forbidden(path, nav)
+        if refused is not None:
             hole = template.entry if isinstance(template, Hole) else next(
                 p.entry for p in template.parts if isinstance(p, Hole))
             yield Problem(path, "call-contract",

@@ -353,6 +353,7 @@ def build_layer_schema(document: Mapping[str, Any]) -> JSONSchema:
         "description": "Free-form values for ${vars.*} interpolation; stripped before emission.",
         "type": "object",
     }
+    layer["properties"].update(copy.deepcopy(CONTROL_SECTIONS))
     shorthand = {"type": "string", "description": "Shorthand for one input_text message."}
     start_messages = layer["properties"]["start_messages"]["anyOf"][0]
     start_messages["items"]["anyOf"].append(shorthand)
@@ -366,6 +367,49 @@ def build_layer_schema(document: Mapping[str, Any]) -> JSONSchema:
         "list and `!delete` removes an inherited key."
     )
     return layer
+
+
+_NAME = {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]*$"}
+
+# The loader's own sections (never emitted): facet declarations, the per-call contract,
+# fingerprint stamping. Checked by the loader itself; described here for editors.
+CONTROL_SECTIONS: JSONSchema = {
+    "facets": {
+        "description": "Facet groups (folders under facets/): the default option, the options "
+                       "this agent allows, and weights for a traffic split bucketed per call.",
+        "type": "object",
+        "additionalProperties": {
+            "type": "object",
+            "properties": {
+                "default": _NAME,
+                "allowed": {"type": "array", "items": _NAME, "minItems": 1},
+                "weights": {"type": "object",
+                            "additionalProperties": {"type": "integer", "minimum": 0}},
+            },
+            "additionalProperties": False,
+        },
+    },
+    "overridable": {
+        "description": "What a call may change (load(..., call_overrides=...)): dotted paths, "
+                       "each with an optional constraint narrower than the schema.",
+        "anyOf": [
+            {"type": "object", "additionalProperties": {"anyOf": [
+                {"type": "null"},
+                {"type": "object", "properties": {
+                    "enum": {"type": "array", "minItems": 1},
+                    "minimum": {"type": "number"}, "maximum": {"type": "number"},
+                    "pattern": {"type": "string"}}, "additionalProperties": False}]}},
+            {"type": "array", "items": {"anyOf": [{"type": "string"}, {"type": "object"}]}},
+        ],
+    },
+    "fingerprint": {
+        "description": "stamp: write profile_fingerprint and profile_facets into the tracing "
+                       "metadata (default true).",
+        "type": "object",
+        "properties": {"stamp": {"type": "boolean"}},
+        "additionalProperties": False,
+    },
+}
 
 
 def _interpolation() -> JSONSchema:

@@ -118,7 +118,13 @@ class SchemaNav:
         return False
 
 
+_STRUCTURE: Final = ("type", "properties", "additionalProperties", "items", "anyOf", "oneOf",
+                     "enum", "const", "$ref")
+
+
 def _child_schema(node: Mapping[str, Any], part: str | int) -> Any:
+    if not any(k in node for k in _STRUCTURE):
+        return {}  # a schema that says nothing: any value, anything inside it
     if isinstance(part, int):
         return node.get("items") if node.get("type") in ("array", None) \
             and "items" in node else None

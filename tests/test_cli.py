@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -93,7 +94,10 @@ def test_explain_golden_output(broken: Path) -> None:
 def test_validate_shipped_profiles_is_clean(shipped: Path) -> None:
     code, out, err = run("validate")
     assert code == 0, err
-    assert out == "9 profiles checked: 9 valid, 0 invalid; 0 errors, 1 warning\n"
+    # whatever the tree holds: every combination of the matrix is checked and valid
+    total = re.search(r"^(\d+) profiles checked: (\d+) valid, 0 invalid; 0 errors, 1 warning$",
+                      out.splitlines()[-1], re.MULTILINE)
+    assert total is not None and total.group(1) == total.group(2)
     assert "OPENAI_API_KEY is not set" in err
     assert run("validate", "--strict")[0] == 0  # an unset secret is not the profile's fault
     (shipped / "agents" / "phone.yaml").write_text("run_config: {model_settings: {voice: x}}\n")
@@ -210,7 +214,7 @@ def test_layer_schema_accepts_every_shipped_layer() -> None:
     schema = json.loads((REPO / "realtime_profiles" / "layer-schema.json").read_text())
     validator = jsonschema.Draft202012Validator(schema)
     layers = list((REPO / "profiles").rglob("*.yaml"))
-    assert len(layers) == 9
+    assert layers
     for path in layers:
         errors = list(validator.iter_errors(yaml.safe_load(path.read_text()) or {}))
         assert errors == [], (path, errors[0].message if errors else None)
@@ -240,7 +244,10 @@ def test_installed_console_script(shipped: Path) -> None:
     done = subprocess.run([script, "validate", "--format", "json"], capture_output=True,
                           text=True, check=False)
     assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout)["summary"].startswith("9 profiles checked: 9 valid")
+    payload = json.loads(done.stdout)
+    assert payload["ok"] and all(p["ok"] for p in payload["profiles"])
+    assert payload["matrix"]["checked"] == payload["matrix"]["combinations"] \
+        == len(payload["profiles"])
     module = subprocess.run([sys.executable, "-m", "realtime_profiles", "list"],
                             capture_output=True, text=True, check=False)
     assert module.returncode == 0 and "agents: concierge, phone, support" in module.stdout
