@@ -390,6 +390,36 @@ def hydra_layout(tree: Tree, conf: Path) -> Path:
     return conf
 
 
+PER_CALL_BASE = """
+facets:
+  transport: {default: web}
+  variant: {default: control, weights: {control: 90, new_voice: 10}}
+overridable:
+  run_config.model_settings.voice: {enum: [alloy, ash, coral, sage, verse, marin, cedar]}
+  run_config.model_settings.turn_detection.silence_duration_ms: {minimum: 100, maximum: 2000}
+"""
+PER_CALL_FILES = {
+    "facets/transport/web.yaml": "{}\n",
+    "facets/transport/sip.yaml": (
+        "run_config:\n  model_settings:\n    input_audio_format: g711_ulaw\n"
+        "    output_audio_format: g711_ulaw\n"
+        "    turn_detection: ${vars.turn_detection.snappy}\n"),
+    "facets/variant/control.yaml": "{}\n",
+    "facets/variant/new_voice.yaml": "run_config:\n  model_settings:\n    voice: sage\n",
+}
+
+
+def add_per_call(tree: Tree) -> None:
+    """Give a generated tree what the per-call path uses: facet groups (a transport, a
+    weighted variant) and an `overridable:` contract in base.yaml."""
+    base = tree.root / "base.yaml"
+    base.write_text(base.read_text(encoding="utf-8") + PER_CALL_BASE, encoding="utf-8")
+    for relative, text in PER_CALL_FILES.items():
+        path = tree.root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("agents", type=int)

@@ -69,6 +69,15 @@ def layer_paths(root: Path, agent: str, env: str) -> list[Path]:
 
 # -- (a) realtime-profiles ------------------------------------------------------------------
 
+def unstamped(document: dict[str, Any]) -> dict[str, Any]:
+    """Our document without the fingerprint stamps only realtime-profiles writes, so it can
+    be compared with what the other implementations emit (they stamp nothing)."""
+    from realtime_profiles._fingerprint import unstamp
+
+    unstamp(document)
+    return document
+
+
 class Ours:
     name = "realtime-profiles"
 
@@ -80,13 +89,13 @@ class Ours:
 
     def load(self, agent: str, env: str) -> dict[str, Any]:
         """Warm: one Loader kept across calls (cache revalidated by file stats)."""
-        return self.loader.load(agent, env).document()
+        return unstamped(self.loader.load(agent, env).document())
 
     def load_fresh(self, agent: str, env: str) -> dict[str, Any]:
         """`load_profile`: a new Loader per call, so nothing is cached between calls."""
         from realtime_profiles import load_profile
 
-        return load_profile(agent, env, root=self.root).document()
+        return unstamped(load_profile(agent, env, root=self.root).document())
 
     def validate_all(self, combos: list[tuple[str, str]], *, fresh: bool = True) -> int:
         """What `realtime-profiles validate` does through the API; returns the invalid count.
@@ -97,12 +106,8 @@ class Ours:
         from realtime_profiles import Loader
 
         loader = Loader(self.root) if fresh else self.loader
-        invalid = 0
-        for agent, env in combos:
-            result = loader.check(agent, env)
-            if not result.ok or result.problems:
-                invalid += 1
-        return invalid
+        results = loader.check_many((agent, env, {}) for agent, env in combos)
+        return sum(1 for result in results if not result.ok or result.problems)
 
 
 # -- (b) Hydra ------------------------------------------------------------------------------

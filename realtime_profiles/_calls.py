@@ -168,8 +168,14 @@ class Plan(NamedTuple):
     """Emitted values derived from holes, and how to render them from the holes' values."""
     references: dict[PathKey, Any]
     """Each secret's reference text, for the fingerprint."""
-    stamp: bool = True
+    stamp: bool
     """Whether the fingerprint is stamped into tracing metadata."""
+    hashes: dict[PathKey, str]
+    """Each container's hash in the composed profile's fingerprint (a call rehashes only the
+    containers on the way to what it changed)."""
+    checks: dict[PathKey, Any]
+    """Compiled schema checks by changed path, filled on first use (this plan's own: not
+    data, a bundle's plan compiles its own)."""
 
     def allowed(self) -> list[str]:
         return [render_path(e.path) for e in self.entries]

@@ -20,7 +20,16 @@ from ._merge import Folder
 from ._paths import MISSING, PathKey, get
 from ._provenance import Locator, Provenance
 from ._resolvers import Resolver
-from ._sources import Context, Dep, EnvDep, FileDep, Request, TreeDep, Uncacheable, gather
+from ._sources import (
+    Context,
+    Dep,
+    EnvDep,
+    FileDep,
+    Request,
+    Uncacheable,
+    facet_dir_deps,
+    gather,
+)
 from ._subschema import SchemaNav
 from ._tree import Tree
 from ._validate import DocumentValidator
@@ -47,6 +56,8 @@ class Composition:
     facets: dict[str, str] = field(default_factory=dict)
     stamp: bool = True
     plan: _calls.Plan | None = None
+    hashes: dict[PathKey, str] = field(default_factory=dict)
+    """Each container's hash in the fingerprint (a call's fingerprint reuses them)."""
     _prov: list[Provenance] = field(default_factory=list)
 
     def provenance(self) -> Provenance:
@@ -65,7 +76,7 @@ def compose(request: Request, tree: Tree, context: Context, *,
     (validation comes after, in `finish`). `lenient` resolves an unset secret to a
     placeholder (validate, show) instead of failing (load)."""
     tree.check(request.agent, request.env)
-    gathered = gather(request, context)
+    gathered = gather(request, context, tree)
     layers = gathered.layers
     folder = Folder()
     raw = folder.fold(layers)
@@ -83,7 +94,7 @@ def compose(request: Request, tree: Tree, context: Context, *,
     stamp, settings_problems = _fingerprint.stamping(raw.get("fingerprint"))
     problems.extend(settings_problems)
     problems.extend(resolution.problems)
-    deps: list[Dep] = [TreeDep(tree), *gathered.deps,
+    deps: list[Dep] = [*facet_dir_deps(context.root, tree), *gathered.deps,
                        *_resolver_deps(interpolator, context.root, context.environ)]
     if not cacheable:
         deps.append(Uncacheable())
@@ -124,7 +135,8 @@ def _plan(comp: Composition, entries: tuple[_calls.Entry, ...],
         if value is not MISSING:
             base[hole] = copy_value(value)
     references = {p: get(comp.raw, p) for p in comp.secrets}
-    return _calls.Plan(entries, holes, base, dependents, references, comp.stamp)
+    return _calls.Plan(entries, holes, base, dependents, references, comp.stamp, comp.hashes,
+                       {})
 
 
 def finish(comp: Composition, validator: DocumentValidator, checks: Sequence[Check],

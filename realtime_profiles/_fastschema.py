@@ -27,6 +27,8 @@ _ANNOTATIONS: Final = frozenset({
     "deprecated", "readOnly", "writeOnly",
 })
 _JSON_SCALARS: Final = (str, int, float, bool, type(None))
+# Keywords that admit only some JSON types at a position (a node without one admits any value).
+_TYPING: Final = ("type", "enum", "const", "$ref", "anyOf")
 
 
 class Unsupported(Exception):
@@ -37,6 +39,18 @@ def compile_check(schema: Mapping[str, Any], *, format_checker: object = None) -
     """A function `document -> bool` (True only if jsonschema would find no error), or None."""
     try:
         return _Compiler(schema, format_checker is None).compile(schema)
+    except Unsupported:
+        return None
+
+
+def compile_node(root: Mapping[str, Any], nodes: list[Mapping[str, Any]]) -> Check | None:
+    """The check of a value against any one of `nodes` (schema nodes inside `root`, whose
+    `$ref`s they may use), or None when the compiler cannot model them."""
+    try:
+        compiler = _Compiler(root, True)
+        if len(nodes) == 1:
+            return compiler.node(nodes[0])
+        return compiler.node({"anyOf": list(nodes)})
     except Unsupported:
         return None
 
@@ -100,12 +114,10 @@ class _Compiler:
         self.refs: dict[str, list[Check]] = {}
 
     def compile(self, schema: Mapping[str, Any]) -> Check:
-        inner = self.node(schema)
-
-        def check(document: Any) -> bool:
-            return _json_like(document) and inner(document)
-
-        return check
+        """Only plain JSON data is judged valid: every value position either has a type
+        check (which admits JSON types only) or, where the schema admits anything, a check
+        that the whole value is JSON data. So no separate walk of the document is needed."""
+        return self.node(schema)
 
     def ref(self, ref: str) -> Check:
         base = self.root.get("$id")
@@ -123,15 +135,17 @@ class _Compiler:
                     raise Unsupported(f"$ref {ref!r} points to nothing")
                 target = target[part]
             cell.append(self.node(target))
+        if cell:  # compiled already: call it directly
+            return cell[0]
 
-        def follow(value: Any) -> bool:
+        def follow(value: Any) -> bool:  # a reference to a node still being compiled
             return cell[0](value)
 
         return follow
 
     def node(self, schema: Any) -> Check:
         if schema is True:
-            return lambda v: True
+            return _json_like
         if schema is False:
             return lambda v: False
         if not isinstance(schema, Mapping):
@@ -145,10 +159,17 @@ class _Compiler:
             if key in ("properties", "additionalProperties", "required"):
                 continue  # compiled together below
             checks.append(self.keyword(key, spec))
-        if any(k in schema for k in ("properties", "additionalProperties", "required")):
+        types = schema.get("type")
+        names = {types} if isinstance(types, str) else set(types or ())
+        if "object" in names or any(k in schema for k in ("properties", "additionalProperties",
+                                                         "required")):
             checks.append(self.object_check(schema))
+        if "array" in names and "items" not in schema:
+            checks.append(lambda v: not isinstance(v, list) or all(_json_like(i) for i in v))
+        if not any(k in schema for k in _TYPING):  # admits any value: it must be JSON data
+            checks.append(_json_like)
         if not checks:
-            return lambda v: True
+            return _json_like
         if len(checks) == 1:
             return checks[0]
         frozen = tuple(checks)
@@ -172,7 +193,7 @@ class _Compiler:
             raise Unsupported("patternProperties")
         properties = {k: self.node(s) for k, s in schema.get("properties", {}).items()}
         extra_spec = schema.get("additionalProperties", True)
-        extra: Check | None = None if extra_spec is True else self.node(extra_spec)
+        extra: Check = _json_like if extra_spec is True else self.node(extra_spec)
         closed = extra_spec is False
         required = tuple(schema.get("required", ()))
 
@@ -184,7 +205,7 @@ class _Compiler:
                 if sub is not None:
                     if not sub(item):
                         return False
-                elif closed or (extra is not None and not extra(item)):
+                elif closed or not isinstance(key, str) or not extra(item):
                     return False
             return all(name in value for name in required)
 

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
-from ._paths import MISSING, PathKey, get, set_at
+from ._paths import PathKey, get
 from .errors import Problem
 
 LENGTH: Final = 32
@@ -35,25 +35,74 @@ def canonical(value: Any) -> bytes:
                       allow_nan=False).encode("utf-8")
 
 
-def fingerprint(document: Mapping[str, Any], facets: Mapping[str, str]) -> str:
-    """The fingerprint of a document whose secrets are already replaced by their references
-    (see `for_hashing`) under the given facet choices."""
-    payload = canonical({"document": document, "facets": dict(facets)})
-    return hashlib.sha256(payload).hexdigest()[:LENGTH]
+def fingerprint(document: Mapping[str, Any], facets: Mapping[str, str], *,
+                references: Mapping[PathKey, Any] | None = None,
+                record: dict[PathKey, str] | None = None,
+                known: Mapping[PathKey, str] | None = None,
+                changed: Sequence[PathKey] = ()) -> str:
+    """The fingerprint of `document` under `facets`: a Merkle hash over its canonical JSON.
+
+    Each mapping or list hashes to SHA-256 of its canonical JSON in which every nested
+    mapping or list stands as `{"#": <its hash>}`, so the result is a pure function of the
+    document and the facets. Secrets count as their `references` (the
+    text they were written as); stamps already in tracing metadata do not count. `record`
+    collects each container's hash by path; with `known` (such a record) and `changed`, only
+    the containers on the way to a changed path are hashed again (a call's profile)."""
+    hasher = _Hasher(references or {}, record, known, changed)
+    top = canonical({"document": {"#": hasher.digest(document, ())}, "facets": dict(facets)})
+    return hashlib.sha256(top).hexdigest()[:LENGTH]
 
 
-def for_hashing(document: dict[str, Any], references: Mapping[PathKey, Any]) -> dict[str, Any]:
-    """`document` (a copy the caller owns) with each secret set to the text it was written
-    as, and without stamps a previous load left in tracing metadata."""
-    for path, reference in references.items():
-        if get(document, path) is not MISSING:
-            set_at(document, path, reference)
+class _Hasher:
+    """Hashes containers bottom-up: each one is the SHA-256 of its canonical JSON in which
+    every nested container stands as `{"#": <its hash>}` (an object no scalar can be, and a
+    real nested object is always replaced by one, so the form is unambiguous)."""
+
+    __slots__ = ("_affected", "_changed", "_known", "_record", "_references")
+
+    def __init__(self, references: Mapping[PathKey, Any], record: dict[PathKey, str] | None,
+                 known: Mapping[PathKey, str] | None, changed: Sequence[PathKey]) -> None:
+        self._references = references
+        self._record = record
+        self._known = known
+        # the paths on the way to a changed one, and what lies below one, are hashed again
+        self._changed = tuple(changed)
+        self._affected = {p[:cut] for p in changed for cut in range(len(p) + 1)}
+
+    def digest(self, value: Any, path: PathKey) -> str:
+        if self._known is not None and path not in self._affected \
+                and not any(path[: len(c)] == c for c in self._changed):
+            cached = self._known.get(path)
+            if cached is not None:
+                return cached
+        shallow: Any
+        if isinstance(value, dict):
+            skip = STAMP_KEYS if len(path) == 4 and path[:3] in TRACING_PATHS \
+                and path[3] == "metadata" else ()
+            shallow = {key: self._part(item, (*path, key)) for key, item in value.items()
+                       if key not in skip}
+        else:
+            shallow = [self._part(item, (*path, index)) for index, item in enumerate(value)]
+        digest = hashlib.sha256(canonical(shallow)).hexdigest()
+        if self._record is not None:
+            self._record[path] = digest
+        return digest
+
+    def _part(self, value: Any, path: PathKey) -> Any:
+        if self._references and path in self._references:
+            value = self._references[path]
+        if isinstance(value, dict | list):
+            return {"#": self.digest(value, path)}
+        return value
+
+
+def unstamp(document: dict[str, Any]) -> None:
+    """Remove the stamps a previous load left in tracing metadata (in place)."""
     for path in TRACING_PATHS:
         metadata = get(document, (*path, "metadata"))
         if isinstance(metadata, dict):
             for key in STAMP_KEYS:
                 metadata.pop(key, None)
-    return document
 
 
 def is_stamp(path: PathKey) -> bool:

@@ -80,8 +80,6 @@ class Resolution:
 
     tree: dict[str, Any]
     problems: list[Problem] = field(default_factory=list)
-    # path -> resolver names used (transitively) while resolving it
-    uses: dict[PathKey, frozenset[str]] = field(default_factory=dict)
     unset_secrets: dict[PathKey, tuple[str, ...]] = field(default_factory=dict)
     failed: frozenset[PathKey] = frozenset()
     # variables a secret needs that are unset, when loading for use: the path of each
@@ -118,7 +116,6 @@ class Interpolator:
         self.lenient = lenient_secrets
         self.done: dict[PathKey, Any] = {}
         self.active: list[PathKey] = []
-        self.use_stack: list[set[str]] = []
         self.missing_stack: list[set[str]] = []
         # path -> the paths its own text referred to (whether or not they resolved)
         self.edges: dict[PathKey, list[PathKey]] = {}
@@ -197,8 +194,6 @@ class Interpolator:
             if hole is not None:
                 return Hole(hole, path[len(hole):])
         if path in self.done:
-            if self.use_stack and path in self.result.uses:
-                self.use_stack[-1].update(self.result.uses[path])
             return self.done[path]
         self._refuse_known_failure(path)
         if raw is MISSING:
@@ -206,10 +201,13 @@ class Interpolator:
             if raw is MISSING:
                 raise KeyError(path)
         secret = path in self.secret_paths
+        # Unset variables are collected only on the way to a secret (they make it unset).
+        tracking = secret or self.secret_depth > 0
         self.active.append(path)
-        self.use_stack.append(set())
-        self.missing_stack.append(set())
+        if tracking:
+            self.missing_stack.append(set())
         self.secret_depth += secret
+        missing: set[str] = set()
         try:
             value = self._resolve_value(raw, path)
         except _Failed:
@@ -220,13 +218,10 @@ class Interpolator:
         finally:
             self.secret_depth -= secret
             self.active.pop()
-            uses = frozenset(self.use_stack.pop())
-            missing = self.missing_stack.pop()
-            if self.use_stack:
-                self.use_stack[-1].update(uses)
-            if self.missing_stack:
-                self.missing_stack[-1].update(missing)
-        self.result.uses[path] = uses
+            if tracking:
+                missing = self.missing_stack.pop()
+                if self.missing_stack:
+                    self.missing_stack[-1].update(missing)
         if secret and missing:
             self.result.unset_secrets[path] = tuple(sorted(missing))
             value = _secrets.UnsetSecret(tuple(sorted(missing)))
@@ -442,8 +437,6 @@ class Interpolator:
                           mean(did_you_mean(name, self.resolvers)) or
                           "known: " + ", ".join(sorted(self.resolvers)))
             raise _Failed
-        if self.use_stack:
-            self.use_stack[-1].add(name)
         self.calls.append((name, args))
         try:
             result = resolver(*args)

@@ -13,11 +13,12 @@ from dataclasses import replace
 from typing import Any
 
 from . import _calls, _facets, _fingerprint
-from ._paths import PathKey, render_path, under
+from ._fastschema import compile_node
+from ._paths import PathKey, get, render_path
 from ._subschema import explain
 from ._validate import DocumentValidator
 from .errors import Problem, ProfileValidationError, Severity, sorted_problems, summarize
-from .profile import Explanation, Profile, copy_json
+from .profile import Explanation, Profile
 
 Check = Callable[[Mapping[str, Any]], Iterable[Problem]]
 
@@ -36,8 +37,8 @@ def call_profile(base: Profile, plan: _calls.Plan | None, call_overrides: Mappin
     touched = list(dict.fromkeys(hole for _, _, hole in parsed))
     problems.extend(_calls.constraint_problems(plan, values, touched))
     if not problems:
-        problems.extend(_schema_problems(validator, document, changed))
-        problems.extend(_lint_problems(document, base, checks=checks, strict=strict,
+        problems.extend(_schema_problems(validator, plan, document, changed))
+        problems.extend(_lint_problems(document, base, plan, checks=checks, strict=strict,
                                        changed=changed, validator=validator))
     problems = list(sorted_problems(problems))
     errors = [p for p in problems if p.severity == "error"]
@@ -49,8 +50,8 @@ def call_profile(base: Profile, plan: _calls.Plan | None, call_overrides: Mappin
             where += f"[{_facets.label(base.facets)}]"
         raise ProfileValidationError(f"{where}: call overrides: {summarize(problems)}",
                                      problems)
-    fingerprint = _fingerprint.fingerprint(
-        _fingerprint.for_hashing(copy_json(document), plan.references), base.facets)
+    fingerprint = _fingerprint.fingerprint(document, base.facets, references=plan.references,
+                                           known=plan.hashes, changed=changed)
     if plan.stamp:
         stamps = {"profile_fingerprint": fingerprint,
                   "profile_base_fingerprint": base.fingerprint,
@@ -72,27 +73,33 @@ def call_profile(base: Profile, plan: _calls.Plan | None, call_overrides: Mappin
     return profile, tuple(problems)
 
 
-def _schema_problems(validator: DocumentValidator, document: Mapping[str, Any],
-                     changed: Sequence[PathKey]) -> list[Problem]:
-    """Schema problems of the changed values (the rest was valid when composed). The
-    compiled check decides; only when it finds fault is each changed value explained."""
-    if validator.certainly_valid(document):
-        return []
+def _schema_problems(validator: DocumentValidator, plan: _calls.Plan,
+                     document: Mapping[str, Any], changed: Sequence[PathKey]) -> list[Problem]:
+    """Schema problems of the changed values (the rest was valid when composed): each
+    changed value is checked where its validity is decided (`SchemaNav.anchor`) by a check
+    compiled once per plan; only a value that fails is explained."""
+    nav = validator.nav
     found: list[Problem] = []
     for path in changed:
-        value: Any = document
-        for part in path:
-            value = value[part]
-        found.extend(replace(p, mark=_calls.CALL_MARK)
-                     for p in explain(validator.nav, validator.nav.nodes(path), value, path))
-    if not found:  # the fault is not in a changed value itself: say what made it
-        found.append(Problem(tuple(changed[0]) if changed else (), "call-invalid",
-                             "the call overrides make the profile invalid", _calls.CALL_MARK,
-                             "check the overridden values against the schema"))
+        memo = plan.checks.get(path)
+        if memo is None:
+            anchor = nav.anchor(path)
+            memo = plan.checks[path] = (anchor, compile_node(nav.schema, nav.nodes(anchor)))
+        anchor, check = memo
+        value = get(document, anchor)
+        if check is not None and check(value):
+            continue
+        explained = explain(nav, nav.nodes(anchor), value, anchor)
+        if check is not None and not explained:  # the compiled check knows more: say so
+            explained = [Problem(anchor, "call-invalid", "the call overrides make this value "
+                                 "invalid", None, "check the overridden values against the "
+                                 "schema")]
+        found.extend(replace(p, mark=_calls.CALL_MARK) for p in explained)
     return found
 
 
-def _lint_problems(document: Mapping[str, Any], base: Profile, *, checks: Sequence[Check],
+def _lint_problems(document: Mapping[str, Any], base: Profile, plan: _calls.Plan, *,
+                   checks: Sequence[Check],
                    strict: bool, changed: Sequence[PathKey],
                    validator: DocumentValidator) -> list[Problem]:
     """Lint findings and open-enum warnings the call brought (the composed profile's own were
@@ -105,7 +112,7 @@ def _lint_problems(document: Mapping[str, Any], base: Profile, *, checks: Sequen
                 raised: Severity = "error" if strict else problem.severity
                 found.append(replace(problem, severity=raised, mark=_calls.CALL_MARK))
     located = validator.open_enum_problems(document, lambda path, key=False: (None, ()),
-                                           "error" if strict else "warning")
-    found.extend(replace(p, mark=_calls.CALL_MARK) for p in located
-                 if any(under(p.key, c) for c in changed))
+                                           "error" if strict else "warning", within=changed,
+                                           memo=plan.checks)
+    found.extend(replace(p, mark=_calls.CALL_MARK) for p in located)
     return found

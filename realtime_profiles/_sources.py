@@ -46,12 +46,37 @@ class Request(NamedTuple):
 # -- dependencies ----------------------------------------------------------------------------
 
 class State(Protocol):
-    """What a dependency is checked against: the loader's current view of the world."""
+    """What a dependency is checked against: the environment, and file identities (taken
+    once per path while one load checks its caches)."""
 
     @property
     def environ(self) -> Mapping[str, str]: ...
 
-    def tree(self) -> Tree: ...
+    def stat(self, path: str) -> StatKey | None: ...
+
+    def env_layer(self) -> tuple[tuple[str, str], ...]: ...
+
+
+class Snapshot:
+    """A `State` for one load: each path stat-ed at most once, and the environment layer's
+    variables listed at most once, however many cache entries ask."""
+
+    __slots__ = ("_env_layer", "_stats", "environ")
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self.environ = environ
+        self._stats: dict[str, StatKey | None] = {}
+        self._env_layer: tuple[tuple[str, str], ...] | None = None
+
+    def stat(self, path: str) -> StatKey | None:
+        if path not in self._stats:
+            self._stats[path] = stat_key(path)
+        return self._stats[path]
+
+    def env_layer(self) -> tuple[tuple[str, str], ...]:
+        if self._env_layer is None:
+            self._env_layer = env_layer_items(self.environ)
+        return self._env_layer
 
 
 class FileDep(NamedTuple):
@@ -61,7 +86,7 @@ class FileDep(NamedTuple):
     key: StatKey | None
 
     def fresh(self, state: State) -> bool:
-        return stat_key(self.path) == self.key
+        return state.stat(self.path) == self.key
 
 
 class AbsentDep(NamedTuple):
@@ -70,7 +95,7 @@ class AbsentDep(NamedTuple):
     path: str
 
     def fresh(self, state: State) -> bool:
-        return not os.path.exists(self.path)  # noqa: PTH110 - strings: this runs per load
+        return state.stat(self.path) is None
 
 
 class EnvDep(NamedTuple):
@@ -89,16 +114,25 @@ class EnvLayerDep(NamedTuple):
     items: tuple[tuple[str, str], ...]
 
     def fresh(self, state: State) -> bool:
-        return env_layer_items(state.environ) == self.items
+        return state.env_layer() == self.items
 
 
-class TreeDep(NamedTuple):
-    """The agent and environment names the composition was checked against."""
+class DirDep(NamedTuple):
+    """A folder whose listing the composition used (facets/ and its groups: a group or an
+    option added changes what is chosen); fresh while its identity is unchanged."""
 
-    tree: Tree
+    path: str
+    key: StatKey | None
 
     def fresh(self, state: State) -> bool:
-        return state.tree() is self.tree
+        return state.stat(self.path) == self.key
+
+
+def facet_dir_deps(root: Path, tree: Tree) -> list[DirDep]:
+    """The folders whose listings decided the facet groups and their options."""
+    base = os.path.join(os.fspath(root), "facets")  # noqa: PTH118
+    paths = [base, *(os.path.join(base, group) for group, _ in tree.facets)]  # noqa: PTH118
+    return [DirDep(path, stat_key(path)) for path in paths]
 
 
 class Uncacheable(NamedTuple):
@@ -110,7 +144,7 @@ class Uncacheable(NamedTuple):
         return False
 
 
-Dep = FileDep | AbsentDep | EnvDep | EnvLayerDep | TreeDep | Uncacheable
+Dep = FileDep | AbsentDep | EnvDep | EnvLayerDep | DirDep | Uncacheable
 
 
 def env_layer_items(environ: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
@@ -133,18 +167,19 @@ class Context(Protocol):
     @property
     def environ(self) -> Mapping[str, str]: ...
 
-    def tree(self) -> Tree: ...
-
-    def read_layer(self, source: Source, path: Path) -> tuple[Layer, StatKey | None]: ...
+    def read_layer(self, source: Source, path: Path,
+                   known: StatKey | None = None) -> tuple[Layer, StatKey | None]: ...
 
 
 class Gathered:
     """The layers of one request, lowest first, everything they depend on, the facet option
     chosen in each group, and problems met while choosing."""
 
-    __slots__ = ("deps", "facets", "layers", "problems")
+    __slots__ = ("deps", "facets", "layers", "problems", "tree")
 
-    def __init__(self) -> None:
+    def __init__(self, tree: Tree) -> None:
+        self.tree = tree
+        """The names the request was checked against (one scan for the whole gathering)."""
         self.layers: list[Layer] = []
         self.deps: list[Dep] = []
         self.facets: dict[str, str] = {}
@@ -169,11 +204,12 @@ class LayerSpec(NamedTuple):
 
 def _read_file(parts: tuple[str, ...], context: Context, spec: LayerSpec, out: Gathered) -> None:
     """The layer file at root/parts, when there is one (its absence is a dependency too)."""
-    path = locate(context.root, parts)
-    if path is None:
+    found = locate(context.root, parts, out.tree.plain)
+    if found is None:
         out.deps.append(AbsentDep(os.path.join(os.fspath(context.root), *parts)))  # noqa: PTH118
         return
-    layer, key = context.read_layer(spec.source(str(path)), path)
+    path, known = found
+    layer, key = context.read_layer(spec.source(str(path)), path, known)
     out.layers.append(layer)
     out.deps.append(FileDep(str(path), key))
 
@@ -197,7 +233,7 @@ def facet_source(request: Request, context: Context, spec: LayerSpec, out: Gathe
     reads them from what was gathered so far, and records the choices for the sources above.
     """
     declared, problems = _facets.declaration(out.layers)
-    found, more = _facets.groups(context.tree().groups(), declared)
+    found, more = _facets.groups(out.tree.groups(), declared)
     out.problems.extend(problems)
     out.problems.extend(more)
     out.facets = _facets.choose(found, dict(request.facets), request.bucket)
@@ -281,10 +317,10 @@ DECLARING_ORDER: Final = tuple(spec for spec in PRECEDENCE
 """The layers that may declare facets: what choosing an option needs read first."""
 
 
-def gather(request: Request, context: Context,
+def gather(request: Request, context: Context, tree: Tree,
            order: tuple[LayerSpec, ...] = PRECEDENCE) -> Gathered:
     """The layers of `request` in precedence order, with their dependencies."""
-    out = Gathered()
+    out = Gathered(tree)
     for spec in order:
         spec.read(request, context, spec, out)
     return out

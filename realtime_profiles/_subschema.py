@@ -74,6 +74,23 @@ class SchemaNav:
             current = following
         return current
 
+    def anchor(self, path: PathKey) -> PathKey:
+        """Where a new value at `path` must be checked: the path itself, or the highest
+        ancestor whose schema branches (`anyOf`: which branch fits may depend on a sibling,
+        such as a turn detector's `type`)."""
+        current: list[Mapping[str, Any]] = [self.deref(self.schema)]
+        for depth, part in enumerate(path[:-1]):
+            following: list[Mapping[str, Any]] = []
+            for node in current:
+                for candidate in self._candidates(node):
+                    child = _child_schema(candidate, part)
+                    if child is not None:
+                        following.append(self.deref(child))
+            current = following
+            if any("anyOf" in n or "oneOf" in n for n in current):
+                return path[: depth + 1]
+        return path
+
     def known(self, path: PathKey) -> bool:
         """Whether the schema describes `path` (a free-form mapping's keys count)."""
         return bool(self.nodes(path))

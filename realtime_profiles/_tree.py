@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
-from ._files import NOT_THERE, mode_without_links
+from ._files import NOT_THERE, StatKey, mode_without_links
 from .errors import Mark, Problem, UsageError, did_you_mean, mean
 
 NAME_PATTERN: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*\Z")
@@ -45,6 +45,9 @@ class Tree:
     agents: tuple[str, ...]
     envs: tuple[str, ...]
     facets: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    plain: frozenset[tuple[str, ...]] = frozenset()
+    """Folders (relative to the root) seen to be real directories, not symlinks, when the tree
+    was scanned: a layer file in one needs one lstat to be known inside the root."""
     # Membership in O(1): a tree of a thousand agents is checked once per load.
     _names: frozenset[tuple[str, str]] = field(init=False, repr=False, compare=False)
 
@@ -83,9 +86,10 @@ class Tree:
         return tuple(sorted(pairs))
 
 
-def _yaml_names(folder: str, *, dirs: bool) -> set[str]:
-    """Valid names of `*.yaml` files in `folder` (and of sub-folders when `dirs`), read with
-    one `scandir` (no stat per entry on file systems that report entry types)."""
+def _yaml_names(folder: str, *, dirs: bool, plain: set[str] | None = None) -> set[str]:
+    """Valid names of `*.yaml` files in `folder` (and of sub-folders when `dirs`; those that
+    are not symlinks are added to `plain`), read with one `scandir` (no stat per entry on file
+    systems that report entry types)."""
     names: set[str] = set()
     try:
         entries = os.scandir(folder)
@@ -102,6 +106,8 @@ def _yaml_names(folder: str, *, dirs: bool) -> set[str]:
                         names.add(stem)
                 elif dirs and entry.is_dir() and NAME_PATTERN.match(entry.name):
                     names.add(entry.name)
+                    if plain is not None and not entry.is_symlink():
+                        plain.add(entry.name)
             except OSError:
                 continue
     return names
@@ -112,22 +118,39 @@ def scan(root: Path) -> Tree:
     if not root.is_dir():
         raise UsageError(f"profile root {str(root)!r} is not a directory (the command line "
                          "takes --root or REALTIME_PROFILES_ROOT; code, Loader(root))")
-    agents = _yaml_names(os.path.join(root, "agents"), dirs=True)  # noqa: PTH118
-    envs = _yaml_names(os.path.join(root, "env"), dirs=False)  # noqa: PTH118
-    facets_dir = os.path.join(root, "facets")  # noqa: PTH118
+    base = os.fspath(root)
+    plain: set[tuple[str, ...]] = {(name,) for name in ("agents", "env", "facets")
+                                   if mode_without_links(base, (name,)) not in (None, NOT_THERE)}
+    agent_dirs: set[str] = set()
+    agents = _yaml_names(os.path.join(base, "agents"), dirs=True, plain=agent_dirs)  # noqa: PTH118
+    plain |= {("agents", name) for name in agent_dirs}
+    envs = _yaml_names(os.path.join(base, "env"), dirs=False)  # noqa: PTH118
+    facets_dir = os.path.join(base, "facets")  # noqa: PTH118
+    group_dirs: set[str] = set()
     groups = [(group, tuple(sorted(_yaml_names(os.path.join(facets_dir, group), dirs=False))))  # noqa: PTH118
-              for group in sorted(_dir_names(facets_dir))]
-    return Tree(root, tuple(sorted(agents)), tuple(sorted(envs)), tuple(groups))
+              for group in sorted(_dir_names(facets_dir, group_dirs))]
+    plain |= {("facets", name) for name in group_dirs}
+    return Tree(root, tuple(sorted(agents)), tuple(sorted(envs)), tuple(groups),
+                frozenset(plain))
 
 
-def _dir_names(folder: str) -> set[str]:
-    """Valid names of the sub-folders of `folder`."""
+def _dir_names(folder: str, plain: set[str] | None = None) -> set[str]:
+    """Valid names of the sub-folders of `folder` (those that are no symlink into `plain`)."""
     try:
         entries = os.scandir(folder)
     except OSError:
         return set()
+    names: set[str] = set()
     with entries:
-        return {e.name for e in entries if NAME_PATTERN.match(e.name) and e.is_dir()}
+        for entry in entries:
+            try:
+                if NAME_PATTERN.match(entry.name) and entry.is_dir():
+                    names.add(entry.name)
+                    if plain is not None and not entry.is_symlink():
+                        plain.add(entry.name)
+            except OSError:
+                continue
+    return names
 
 
 def watched_dirs(root: Path) -> tuple[Path, ...]:
@@ -137,19 +160,34 @@ def watched_dirs(root: Path) -> tuple[Path, ...]:
             *(facets / g for g in sorted(_dir_names(os.fspath(facets)))))
 
 
-def locate(root: Path, parts: tuple[str, ...]) -> Path | None:
-    """root/parts when it is a regular file inside the root, None when there is none.
+def locate(root: Path, parts: tuple[str, ...],
+           plain: frozenset[tuple[str, ...]] = frozenset()) -> tuple[Path, StatKey | None] | None:
+    """root/parts when it is a regular file inside the root (with its identity when one
+    lstat told it), None when there is none.
 
-    One lstat per component below the root when no link is on the way (then it is inside the
-    root wherever the root itself points); otherwise resolve and compare, and a link that
-    leaves the root is a `UsageError`. The names in `parts` are checked: never `.`, `..` or
-    containing a `/`.
+    In a folder the scan saw as a real directory (`plain`), one lstat of the file itself
+    decides; otherwise one lstat per component below the root when no link is on the way
+    (then it is inside the root wherever the root itself points); otherwise resolve and
+    compare, and a link that leaves the root is a `UsageError`. The names in `parts` are
+    checked: never `.`, `..` or containing a `/`.
     """
+    if parts[:-1] in plain or len(parts) == 1:
+        path = root.joinpath(*parts)
+        try:
+            info = os.lstat(path)
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError):
+            info = None
+        if info is not None and not stat.S_ISLNK(info.st_mode):
+            if not stat.S_ISREG(info.st_mode):
+                return None
+            return path, (info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
     mode = mode_without_links(os.fspath(root), parts)
     if mode == NOT_THERE:
         return None
     if mode is not None:
-        return root.joinpath(*parts) if stat.S_ISREG(mode) else None
+        return (root.joinpath(*parts), None) if stat.S_ISREG(mode) else None
     path = root.joinpath(*parts)  # a link (or an odd error) on the way
     try:
         if not path.is_file():
@@ -159,7 +197,7 @@ def locate(root: Path, parts: tuple[str, ...]) -> Path | None:
         outside = False
     if outside:
         raise UsageError(f"layer file {str(path)!r} is a link that leaves the profile root")
-    return path
+    return path, None
 
 
 def stray_files(tree: Tree) -> list[Problem]:

@@ -23,7 +23,7 @@ if TYPE_CHECKING:  # jsonschema is imported when a document is not certainly val
 
 from . import _secrets
 from ._fastschema import compile_check
-from ._paths import PathKey, Pattern, json_kind, select, under
+from ._paths import MISSING, PathKey, Pattern, get, json_kind, matches, select, under
 from .errors import Mark, Problem, Severity, did_you_mean, mean
 
 
@@ -114,25 +114,55 @@ class DocumentValidator:
         return found
 
     def open_enum_problems(self, document: Mapping[str, Any], locate: Locate,
-                            severity: Severity) -> Iterator[Problem]:
-        for pattern, known in self.index.known_values:
-            for path, value in select(document, pattern):
-                if isinstance(value, str) and value and value not in known \
+                           severity: Severity, within: Sequence[PathKey] | None = None,
+                           memo: dict[Any, Any] | None = None) -> Iterator[Problem]:
+        """Values outside an open enum's known ones, and undocumented keys in open mappings:
+        in the whole document, or only inside the paths `within` (what a call changed; which
+        patterns reach into each path is kept in `memo`)."""
+        for kind, path, value, names in self._open_values(document, within, memo):
+            if kind == "known":
+                if isinstance(value, str) and value and value not in names \
                         and _secrets.MASK not in value:  # '' is an error already (minLength)
                     mark, via = locate(path)
                     yield Problem(path, "unknown-value", f"{value!r} is not a known value "
-                                  f"(known: {', '.join(known)}); it is sent as written", mark,
-                                  mean(did_you_mean(value, known)), severity, via)
-        for pattern, props in self.index.open_objects:
-            for path, value in select(document, pattern):
-                if not isinstance(value, dict):
-                    continue
+                                  f"(known: {', '.join(names)}); it is sent as written", mark,
+                                  mean(did_you_mean(value, names)), severity, via)
+            elif isinstance(value, dict):
                 for key in value:
-                    if key not in props:
+                    if key not in names:
                         mark, via = locate((*path, key), key=True)
                         yield Problem((*path, key), "vendor-key", "not a documented key; "
                                       "passed through to the API as a vendor key", mark,
-                                      mean(did_you_mean(key, props)), severity, via)
+                                      mean(did_you_mean(key, names)), severity, via)
+
+    def _open_values(self, document: Mapping[str, Any], within: Sequence[PathKey] | None,
+                     memo: dict[Any, Any] | None
+                     ) -> Iterator[tuple[str, PathKey, Any, tuple[str, ...]]]:
+        """(kind, path, value, names) of every value an open enum or open mapping governs."""
+        tables = (("known", self.index.known_values), ("open", self.index.open_objects))
+        if within is None:
+            for kind, table in tables:
+                for pattern, names in table:
+                    for path, value in select(document, pattern):
+                        yield kind, path, value, names
+            return
+        for prefix in within:
+            relevant = memo.get(("open-values", prefix)) if memo is not None else None
+            if relevant is None:
+                relevant = [(kind, pattern[len(prefix):], names)
+                            for kind, table in tables for pattern, names in table
+                            if len(prefix) <= len(pattern)
+                            and matches(prefix, pattern[: len(prefix)])]
+                if memo is not None:
+                    memo[("open-values", prefix)] = relevant
+            if not relevant:
+                continue
+            base = get(document, prefix)
+            if base is MISSING:
+                continue
+            for kind, rest, names in relevant:
+                for path, value in select(base, rest):
+                    yield kind, (*prefix, *path), value, names
 
 
 @cache

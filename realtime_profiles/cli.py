@@ -362,10 +362,8 @@ def _cmd_validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         raise UsageError(f"the matrix has {total} combinations, over --max-combinations "
                          f"{args.max_combinations}: narrow it (AGENT..., --env, --facet), "
                          "raise the limit, or check an even sample with --sample N")
-    results: list[CheckResult] = [
-        loader.check(c.agent, c.env, facets=dict(c.facets), strict=args.strict)
-        for c in matrix
-    ]
+    results: list[CheckResult] = loader.check_many(
+        ((c.agent, c.env, dict(c.facets)) for c in matrix), strict=args.strict)
     labels = [c.label() for c in matrix]
     where: dict[Problem, list[str]] = {}
     for label, result in zip(labels, results, strict=True):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
@@ -29,7 +30,7 @@ from ._overrides import parse_key
 from ._paths import MISSING, PathKey, get, render_path, under
 from ._percall import call_profile
 from ._resolvers import Resolver, default_resolvers
-from ._sources import DECLARING_ORDER, Dep, Request, TreeDep, gather
+from ._sources import DECLARING_ORDER, Dep, Request, Snapshot, facet_dir_deps, gather
 from ._tree import Tree, scan, watched_dirs
 from ._validate import DocumentValidator, packaged_validator
 from ._yaml import SYNTAX_CODES, read_layer
@@ -54,7 +55,10 @@ class Loader:
     load time). `resolvers` adds resolvers for this loader only. `local=False` ignores the
     untracked local.yaml (CI should see what git holds). `checks` are extra lints run on
     every valid document, each yielding `Problem`s (default: the SDK lints; `()` turns them
-    off).
+    off). `recheck` is how many seconds a cached profile is served without looking at its
+    files and variables again: 0 (the default) checks on every load, so an edit is seen at
+    once; a hot per-call path may trade that for speed (`recheck=1.0`: edits are seen within
+    a second).
     """
 
     def __init__(
@@ -66,6 +70,7 @@ class Loader:
         local: bool = True,
         validator: DocumentValidator | None = None,
         checks: Sequence[Check] | None = None,
+        recheck: float = 0.0,
     ) -> None:
         self._root = Path(root)
         self._environ = environ
@@ -76,9 +81,12 @@ class Loader:
         self._local = local
         self._validator = validator
         self._checks = SDK_LINTS if checks is None else tuple(checks)
+        self._recheck = recheck
         self._lock = threading.Lock()
         self._layers: OrderedDict[str, tuple[StatKey | None, Layer]] = OrderedDict()
-        self._profiles: OrderedDict[Any, tuple[tuple[Dep, ...], Any]] = OrderedDict()
+        # key -> (dependencies, value, [monotonic time of the last freshness check])
+        self._profiles: OrderedDict[Any, tuple[tuple[Dep, ...], Any, list[float]]] = \
+            OrderedDict()
         # (the folders watched, their identities, the tree scanned from them)
         self._tree: tuple[tuple[Path, ...], tuple[Any, ...], Tree] | None = None
         self._parser = ParseCache()
@@ -123,25 +131,30 @@ class Loader:
         """The facet groups `agent` sees in `env`: options, default, allowed options and
         weights, as its base, env and agent layers declare them (cached; problems in the
         declarations are reported by `check`)."""
+        return dict(self._groups(agent, env, None))
+
+    def _groups(self, agent: str, env: str | None,
+                snapshot: Snapshot | None) -> dict[str, Group]:
+        key = ("groups", agent, env)
+        cached = self._cached(key, snapshot)
+        if cached is not None:
+            return cached  # type: ignore[no-any-return]
         tree = self.tree()
         tree.check(agent, env)
-        key = ("groups", agent, env)
-        cached = self._cached(key)
-        if cached is not None:
-            return dict(cached)
-        gathered = gather(Request(agent, env), self, DECLARING_ORDER)
+        gathered = gather(Request(agent, env), self, tree, DECLARING_ORDER)
         declared, _ = _facets.declaration(gathered.layers)
         found, _ = _facets.groups(tree.groups(), declared)
-        self._store(key, (TreeDep(tree), *gathered.deps), found)
-        return dict(found)
+        self._store(key, (*facet_dir_deps(self._root, tree), *gathered.deps), found)
+        return found
 
     def _request(self, agent: str, env: str | None, overrides: Iterable[str],
-                 facets: Mapping[str, str] | None, bucket: str | None) -> Request:
+                 facets: Mapping[str, str] | None, bucket: str | None, *,
+                 snapshot: Snapshot | None = None) -> Request:
         """The request with every facet group chosen: a bucket becomes its option here, so
         composed profiles are cached by choice, not by bucket (one per call)."""
         requested = dict(facets or {})
         if bucket is not None or requested:
-            groups = self.facet_groups(agent, env)
+            groups = self._groups(agent, env, snapshot)
             if groups:
                 requested = _facets.choose(groups, requested, bucket)
             else:
@@ -162,8 +175,9 @@ class Loader:
         as data on top of everything and validated (`OverrideNotAllowedError` for a key that
         is not allowed).
         """
-        request = self._request(agent, env, overrides, facets, bucket)
-        profile, plan = self._load_base(request, strict)
+        snapshot = Snapshot(self.environ)
+        request = self._request(agent, env, overrides, facets, bucket, snapshot=snapshot)
+        profile, plan = self._load_base(request, strict, snapshot)
         if not call_overrides:
             return profile.fresh()
         call = dict(call_overrides)
@@ -173,10 +187,11 @@ class Loader:
         assert called is not None
         return called
 
-    def _load_base(self, request: Request, strict: bool) -> tuple[Profile, Plan | None]:
+    def _load_base(self, request: Request, strict: bool,
+                   snapshot: Snapshot | None = None) -> tuple[Profile, Plan | None]:
         """The composed profile of `request` and its call plan, from the cache when fresh."""
         key = ("load", request, strict)
-        cached = self._cached(key)
+        cached = self._cached(key, snapshot)
         if cached is not None:
             return cached  # type: ignore[no-any-return]
         comp = self._compose(request, lenient=False)
@@ -207,17 +222,7 @@ class Loader:
         that is not allowed raises `OverrideNotAllowedError`; a bad value is a problem.
         """
         request = self._request(agent, env, overrides, facets, bucket)
-        key = ("check", request, strict)
-        cached = self._cached(key)
-        if cached is None:
-            comp = self._compose(request, lenient=True)
-            problems = finish(comp, self.validator, self._checks, strict)
-            raise_for_overrides(problems, comp.layers)
-            errors = [p for p in problems if p.severity == "error"]
-            profile = None if errors else self._profile(comp, request, problems)
-            cached = (CheckResult(agent, env, tuple(problems), profile, dict(comp.facets)),
-                      comp.plan)
-            self._store(key, comp.deps, cached)
+        cached = self._checked(request, strict)
         result: CheckResult = cached[0]
         if not call_overrides or result.profile is None:
             return result.fresh()
@@ -227,6 +232,30 @@ class Loader:
                                      explainer=self._explainer(request, call))
         return replace(result, problems=sorted_problems([*result.problems, *found]),
                        profile=called)
+
+    def check_many(self, combinations: Iterable[tuple[str, str | None, Mapping[str, str]]],
+                   *, strict: bool = False) -> list[CheckResult]:
+        """`check` for many (agent, env, facets) combinations, for reports (`validate`,
+        snapshots, bundles). The results are shared with the cache, not copied: read them,
+        do not change them."""
+        return [self._checked(self._request(agent, env, (), facets, None), strict)[0]
+                for agent, env, facets in combinations]
+
+    def _checked(self, request: Request, strict: bool) -> tuple[CheckResult, Plan | None]:
+        """The cached check of `request` (shared, not copied) and its call plan."""
+        key = ("check", request, strict)
+        cached = self._cached(key)
+        if cached is not None:
+            return cached  # type: ignore[no-any-return]
+        comp = self._compose(request, lenient=True)
+        problems = finish(comp, self.validator, self._checks, strict)
+        raise_for_overrides(problems, comp.layers)
+        errors = [p for p in problems if p.severity == "error"]
+        profile = None if errors else self._profile(comp, request, problems)
+        entry = (CheckResult(request.agent, request.env, tuple(problems), profile,
+                             dict(comp.facets)), comp.plan)
+        self._store(key, comp.deps, entry)
+        return entry
 
     def _explainer(self, request: Request,
                    call: Mapping[str, Any]) -> Callable[[str], Explanation]:
@@ -254,7 +283,7 @@ class Loader:
         header names) need no quoting. Call overrides are the top layer ("call")."""
         request = self._request(agent, env, overrides, facets, None)
         if call_overrides:
-            _, plan = self.check_plan(request)
+            _, plan = self._checked(request, False)
             parsed = parse_calls(call_overrides, plan)
             request = request._replace(call=tuple(
                 (path, call_overrides[key]) for key, path, _ in parsed))
@@ -283,18 +312,13 @@ class Loader:
             value = _secrets.mask_below(value, path, hidden, copy_json)
         return Explanation(render_path(path), value, tuple(writes), secret)
 
-    def check_plan(self, request: Request) -> tuple[CheckResult, Plan | None]:
-        """The cached check of `request` and its call plan."""
-        self.check(request.agent, request.env, request.overrides, facets=dict(request.facets))
-        cached = self._cached(("check", request, False))
-        assert cached is not None
-        return cached  # type: ignore[no-any-return]
-
     # -- the source context (`_sources.Context`) -------------------------------------------
-    def read_layer(self, source: Source, path: Path) -> tuple[Layer, StatKey | None]:
-        """A parsed layer file, from the cache while the file's identity is unchanged."""
+    def read_layer(self, source: Source, path: Path,
+                   known: StatKey | None = None) -> tuple[Layer, StatKey | None]:
+        """A parsed layer file, from the cache while the file's identity (`known`, when the
+        caller just took it) is unchanged."""
         label = source.label
-        now = stat_key(path)
+        now = known if known is not None else stat_key(path)
         with self._lock:
             cached = self._layers.get(label)
             if cached is not None:
@@ -339,21 +363,30 @@ class Loader:
         )
 
     # -- caching ---------------------------------------------------------------------------
-    def _cached(self, key: Any) -> Any:
+    def _cached(self, key: Any, snapshot: Snapshot | None = None) -> Any:
+        """The cached value of `key` while every dependency is fresh (checked against
+        `snapshot`, so lookups made for one load stat each file once)."""
         with self._lock:
             entry = self._profiles.get(key)
         if entry is None:
             return None
-        deps, value = entry
-        if not all(dep.fresh(self) for dep in deps):
+        deps, value, checked = entry
+        if self._recheck:
+            now = time.monotonic()
+            if now - checked[0] < self._recheck:
+                return value
+        state = snapshot if snapshot is not None else Snapshot(self.environ)
+        if not all(dep.fresh(state) for dep in deps):
             return None
+        if self._recheck:
+            checked[0] = now
         return value
 
     def _store(self, key: Any, deps: tuple[Dep, ...], value: Any) -> None:
         if isinstance(key[1], Request) and key[1].call:
             return  # a call's values are the caller's: never cached
         with self._lock:
-            self._profiles[key] = (deps, value)
+            self._profiles[key] = (deps, value, [time.monotonic()])
             self._profiles.move_to_end(key)
             while len(self._profiles) > PROFILE_CACHE_SIZE:
                 self._profiles.popitem(last=False)
@@ -365,8 +398,9 @@ def _stamp(comp: Composition) -> str:
     doc = comp.document
     emitted = {k: doc[k] for k in DOCUMENT_SECTIONS if doc.get(k)}
     references = {p: get(comp.raw, p) for p in comp.secrets}
-    fingerprint = _fingerprint.fingerprint(
-        _fingerprint.for_hashing(copy_json(emitted), references), comp.facets)
+    comp.hashes.clear()  # the plan holds this very mapping
+    fingerprint = _fingerprint.fingerprint(emitted, comp.facets, references=references,
+                                           record=comp.hashes)
     if comp.stamp:
         stamps = {"profile_fingerprint": fingerprint}
         if comp.facets:

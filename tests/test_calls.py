@@ -213,6 +213,10 @@ def test_the_fast_path_equals_composing_with_a_call_layer(voice: str, silence: i
                     for section in ("run_config", "model_config")}
         composed["model_config"]["api_key"] = fast.model_config["api_key"]  # masked in explain
         assert _without_stamps(fast.document()) == _without_stamps(composed)
+        # the call's fingerprint (rehashing only what changed) is the one computed afresh
+        stamp = ("run_config", "model_settings", "tracing", "metadata", "profile_fingerprint")
+        assert loader.explain_path("a", None, stamp, call_overrides=call).value == \
+            fast.fingerprint
 
 
 def test_load_profile_passes_facets_and_bucket_through(tree: Tree) -> None:

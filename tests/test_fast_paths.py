@@ -95,7 +95,7 @@ def _resolve(raw: dict[str, Any], root: Path, fast: bool) -> tuple[Any, ...]:
                                 lenient_secrets=True, fast_path=fast)
     result = interpolator.resolve(("run_config", "model_config"))
     # repr: NaN (`${oc.env:X,nan}` types its default) never equals itself
-    return (repr(_typed_repr(result.tree)), result.problems, result.uses,
+    return (repr(_typed_repr(result.tree)), result.problems,
             result.unset_secrets, result.failed, result.missing_secrets,
             repr(interpolator.calls))
 

@@ -17,7 +17,8 @@ from realtime_profiles.errors import Mark, UsageError
 
 def layer_kinds(root: Path, agent: str, env: str | None, *, local: bool = True) -> list[str]:
     """The kinds of the file layers a request reads, lowest first."""
-    gathered = gather(Request(agent, env), Loader(root, local=local, environ={}))
+    loader = Loader(root, local=local, environ={})
+    gathered = gather(Request(agent, env), loader, loader.tree())
     return [layer.source.kind for layer in gathered.layers]
 
 BASE = Source("base", "base.yaml", tracked=True)
