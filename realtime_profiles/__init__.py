@@ -15,9 +15,11 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from ._build import build_bundle
     from ._layer import Source
     from ._provenance import Write
     from ._resolvers import Resolver
+    from .bundle import Bundle, BundleError
     from .errors import (
         LayerSyntaxError,
         Mark,
@@ -32,6 +34,9 @@ if TYPE_CHECKING:
     from .profile import CheckResult, Explanation, Profile
 
 _EXPORTS = {
+    "build_bundle": "_build",
+    "Bundle": "bundle",
+    "BundleError": "bundle",
     "CheckResult": "profile",
     "Explanation": "profile",
     "Profile": "profile",
@@ -51,6 +56,8 @@ _EXPORTS = {
 }
 
 __all__ = [
+    "Bundle",
+    "BundleError",
     "CheckResult",
     "Explanation",
     "LayerSyntaxError",
@@ -66,6 +73,7 @@ __all__ = [
     "Source",
     "UsageError",
     "Write",
+    "build_bundle",
     "load_profile",
 ]
 __version__ = "0.1.0"

@@ -94,8 +94,8 @@ def compose(request: Request, tree: Tree, context: Context, *,
     stamp, settings_problems = _fingerprint.stamping(raw.get("fingerprint"))
     problems.extend(settings_problems)
     problems.extend(resolution.problems)
-    deps: list[Dep] = [*facet_dir_deps(context.root, tree), *gathered.deps,
-                       *_resolver_deps(interpolator, context.root, context.environ)]
+    deps: list[Dep] = [*facet_dir_deps(tree.root, tree), *gathered.deps,
+                       *_resolver_deps(interpolator, tree.root, context.environ)]
     if not cacheable:
         deps.append(Uncacheable())
     comp = Composition(raw, layers, document, problems, secrets, resolution.unset_secrets,

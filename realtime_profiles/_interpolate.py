@@ -40,6 +40,36 @@ from .errors import Problem, did_you_mean, mean
 _EMPTY_LAST_ARG: Final = re.compile(r",\s*\}")
 
 
+def quote_empty_last_args(text: str) -> str:
+    """`${oc.env:X,}` -> `${oc.env:X,''}` inside interpolations only (a `,}` in plain text
+    around them stays as written)."""
+    out: list[str] = []
+    depth = 0
+    index = 0
+    while index < len(text):
+        if text.startswith("\\${", index):
+            out.append(text[index:index + 3])
+            index += 3
+            continue
+        if text.startswith("${", index):
+            depth += 1
+            out.append("${")
+            index += 2
+            continue
+        if depth:
+            empty = _EMPTY_LAST_ARG.match(text, index)
+            if empty is not None:
+                out.append(",''}")
+                index = empty.end()
+                depth -= 1
+                continue
+            if text[index] == "}":
+                depth -= 1
+        out.append(text[index])
+        index += 1
+    return "".join(out)
+
+
 class ParseCache:
     """Parses of interpolation strings (the fast path's pieces, OmegaConf's grammar trees),
     memoized for one Loader and bounded: the same strings recur in every profile of a tree."""
@@ -318,7 +348,7 @@ class Interpolator:
         try:
             # `${oc.env:X,}`: OmegaConf reads the missing element as '' and says so with a
             # UserWarning on stderr, unlocated; writing the '' gives the same value quietly.
-            tree = self.parser.tree(_EMPTY_LAST_ARG.sub(",''}", text) if ",}" in text else text)
+            tree = self.parser.tree(quote_empty_last_args(text) if ",}" in text else text)
         except Exception as exc:  # noqa: BLE001 - the grammar's errors have no common base
             self._problem(path, "interpolation-syntax",
                           f"invalid interpolation {text!r}: {_first_line(exc)}",

@@ -310,6 +310,10 @@ def build_document_schema() -> JSONSchema:
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": SCHEMA_ID,
         "title": "realtime-profiles document",
+        # What the schema came from (the SDK line the test extra pins exactly; the openai
+        # package it depends on floats, so its version is not written here): a bundle's
+        # manifest records it.
+        "x-generated-from": {"openai-agents": sdk_version()},
         "description": (
             "A composed realtime profile as emitted by realtime-profiles: the dicts given to "
             "RealtimeRunner(config=...) and runner.run(model_config=...), plus the messages "

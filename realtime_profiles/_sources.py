@@ -135,6 +135,19 @@ def facet_dir_deps(root: Path, tree: Tree) -> list[DirDep]:
     return [DirDep(path, stat_key(path)) for path in paths]
 
 
+class LinkDep(NamedTuple):
+    """A kubelet-style mount's `..data` link and the version folder it pointed to."""
+
+    path: str
+    target: str
+
+    def fresh(self, state: State) -> bool:
+        try:
+            return os.readlink(self.path) == self.target  # noqa: PTH115 - strings, per load
+        except OSError:
+            return False
+
+
 class Uncacheable(NamedTuple):
     """Something no stat can revalidate (a custom resolver): never served from a cache."""
 
@@ -144,7 +157,7 @@ class Uncacheable(NamedTuple):
         return False
 
 
-Dep = FileDep | AbsentDep | EnvDep | EnvLayerDep | DirDep | Uncacheable
+Dep = FileDep | AbsentDep | EnvDep | EnvLayerDep | DirDep | LinkDep | Uncacheable
 
 
 def env_layer_items(environ: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
@@ -155,11 +168,8 @@ def env_layer_items(environ: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
 # -- the context a source reads through ------------------------------------------------------
 
 class Context(Protocol):
-    """What a source may use: the root, the environment, and a cached, stat-checked reader
-    of layer files (a `Loader`)."""
-
-    @property
-    def root(self) -> Path: ...
+    """What a source may use: the environment, and a cached, stat-checked reader of layer
+    files (a `Loader`). Files are found under the gathering's tree root."""
 
     @property
     def local(self) -> bool: ...
@@ -204,9 +214,10 @@ class LayerSpec(NamedTuple):
 
 def _read_file(parts: tuple[str, ...], context: Context, spec: LayerSpec, out: Gathered) -> None:
     """The layer file at root/parts, when there is one (its absence is a dependency too)."""
-    found = locate(context.root, parts, out.tree.plain)
+    root = out.tree.root
+    found = locate(root, parts, out.tree.plain)
     if found is None:
-        out.deps.append(AbsentDep(os.path.join(os.fspath(context.root), *parts)))  # noqa: PTH118
+        out.deps.append(AbsentDep(os.path.join(os.fspath(root), *parts)))  # noqa: PTH118
         return
     path, known = found
     layer, key = context.read_layer(spec.source(str(path)), path, known)

@@ -81,8 +81,6 @@ class _HelpShown(Exception):
 
 
 def _parser(stdout: TextIO | None = None) -> argparse.ArgumentParser:
-    # Long by nature: one declaration per command and option, read top to bottom like the
-    # --help it produces; splitting it would only scatter the CLI's one description.
     default_root = os.environ.get("REALTIME_PROFILES_ROOT", "profiles")
     default_env = os.environ.get("REALTIME_PROFILES_ENV") or None
     parser = _Parser(
@@ -109,6 +107,15 @@ def _parser(stdout: TextIO | None = None) -> argparse.ArgumentParser:
                                 parser_class=functools.partial(_Parser, stdout=stdout,
                                                                parents=[common]))  # type: ignore[call-overload]
 
+    _add_inspection(sub, default_env)
+    _add_validate(sub)
+    _add_fleet(sub)
+    _add_schema(sub)
+    return parser
+
+
+def _add_inspection(sub: Any, default_env: str | None) -> None:
+    """list, show, explain and diff: looking at one profile, or two side by side."""
     sub.add_parser("list", help="agents, environments and agent@env files")
 
     show = sub.add_parser("show", help="the composed document for one agent in one env")
@@ -126,6 +133,25 @@ def _parser(stdout: TextIO | None = None) -> argparse.ArgumentParser:
     show.add_argument("overrides", nargs="*", default=[], metavar="OVERRIDE",
                       help="key=value, +key=value, ++key=value, ~key, key+=[...]")
 
+    explain = sub.add_parser("explain", help="where a key's value comes from, layer by layer")
+    explain.add_argument("agent", help="an agent under ROOT/agents")
+    explain.add_argument("key", help="dotted, relative to run_config unless prefixed")
+    explain.add_argument("--env", default=default_env,
+                         help="an environment (default: $REALTIME_PROFILES_ENV)")
+    _facet_options(explain)
+    explain.add_argument("overrides", nargs="*", default=[], metavar="OVERRIDE",
+                         help="applied before explaining, shown as 'from the command line'")
+
+    diff = sub.add_parser("diff", help="leaf-level differences between two profiles")
+    diff.add_argument("profiles", nargs="+", metavar="AGENT[@ENV]",
+                      help="one agent with two --env, or two AGENT@ENV")
+    diff.add_argument("--env", action="append", dest="envs", metavar="ENV", default=[],
+                      help="repeat for the two sides")
+    _facet_options(diff)
+
+
+
+def _add_validate(sub: Any) -> None:
     validate = sub.add_parser("validate", help="check every agent in every environment")
     validate.add_argument("agents", nargs="*", default=[], metavar="AGENT",
                           help="default: every agent")
@@ -144,22 +170,34 @@ def _parser(stdout: TextIO | None = None) -> argparse.ArgumentParser:
                           help="check an even, deterministic sample of N combinations of a "
                                "larger matrix (the summary says so)")
 
-    explain = sub.add_parser("explain", help="where a key's value comes from, layer by layer")
-    explain.add_argument("agent", help="an agent under ROOT/agents")
-    explain.add_argument("key", help="dotted, relative to run_config unless prefixed")
-    explain.add_argument("--env", default=default_env,
-                         help="an environment (default: $REALTIME_PROFILES_ENV)")
-    _facet_options(explain)
-    explain.add_argument("overrides", nargs="*", default=[], metavar="OVERRIDE",
-                         help="applied before explaining, shown as 'from the command line'")
 
-    diff = sub.add_parser("diff", help="leaf-level differences between two profiles")
-    diff.add_argument("profiles", nargs="+", metavar="AGENT[@ENV]",
-                      help="one agent with two --env, or two AGENT@ENV")
-    diff.add_argument("--env", action="append", dest="envs", metavar="ENV", default=[],
-                      help="repeat for the two sides")
-    _facet_options(diff)
 
+def _add_fleet(sub: Any) -> None:
+    """build and export: the bundle a fleet of workers loads."""
+    build = sub.add_parser("build", help="compile every combination into a bundle for a fleet")
+    build.add_argument("--out", required=True, metavar="DIR",
+                       help="the bundle folder (replaced whole, only when the build succeeds)")
+    build.add_argument("--strict", action="store_true",
+                       help="refuse warnings too (as validate --strict)")
+
+    export = sub.add_parser("export", help="a bundle as Kubernetes ConfigMap manifests")
+    export.add_argument("--format", choices=("configmap",), default="configmap",
+                        help="what to print (configmap: one or more ConfigMaps)")
+    export.add_argument("--bundle", metavar="DIR",
+                        help="a bundle built before (default: build one from the tree now)")
+    export.add_argument("--name", default="realtime-profiles",
+                        help="the ConfigMap's name (with -1, -2, ... when split)")
+    export.add_argument("--namespace", help="the ConfigMaps' namespace")
+    export.add_argument("--max-bytes", type=int, default=900 * 1024, metavar="N",
+                        help="data bytes per ConfigMap (default 921600; the limit is 1 MiB)")
+    export.add_argument("--immutable", action="store_true",
+                        help="immutable ConfigMaps named after the bundle's fingerprint")
+    export.add_argument("--output", choices=("yaml", "json"), default="yaml",
+                        help="YAML documents (kubectl apply -f -) or one JSON List")
+
+
+
+def _add_schema(sub: Any) -> None:
     schema = sub.add_parser("schema", help="print, write or check schema.json")
     schema.add_argument("--layer", action="store_true",
                         help="the editor schema for layer files (yaml-language-server)")
@@ -170,7 +208,6 @@ def _parser(stdout: TextIO | None = None) -> argparse.ArgumentParser:
     schema.add_argument("--output", metavar="PATH",
                         help="file to write or check (default: ./schema.json, or "
                              "ROOT/layer-schema.json with --layer)")
-    return parser
 
 
 def _facet_options(command: argparse.ArgumentParser) -> None:
@@ -499,6 +536,49 @@ def _leaf_diff(left: Any, right: Any, path: tuple[Any, ...]) -> list[tuple[Any, 
     return []
 
 
+def _cmd_build(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from ._build import compile_bundle, write_bundle
+    from .errors import ProfileError
+
+    loader = _loader(args)
+    files = compile_bundle(loader, strict=args.strict,
+                           source_date_epoch=os.environ.get("SOURCE_DATE_EPOCH"))
+    out_dir = Path(args.out)
+    try:
+        write_bundle(files, out_dir)
+    except OSError as exc:
+        raise ProfileError(f"cannot write the bundle to {out_dir}: {exc.strerror or exc} (the "
+                           "previous bundle, if any, is unchanged)") from None
+    import json
+
+    manifest = json.loads(files["manifest.json"])
+    size = sum(len(data) for data in files.values())
+    print(f"built {out_dir}: {len(manifest['combinations'])} combinations, {len(files)} files, "
+          f"{size} bytes; fingerprint {manifest['fingerprint']}", file=out)
+    return EXIT_OK
+
+
+def _cmd_export(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    import json
+
+    from ._configmap import configmaps, render
+
+    if args.bundle:
+        from .bundle import iter_bundle_files
+
+        files = list(iter_bundle_files(Path(args.bundle)))
+    else:
+        from ._build import compile_bundle
+
+        files = list(compile_bundle(_loader(args), source_date_epoch=os.environ.get(
+            "SOURCE_DATE_EPOCH")).items())
+    manifest = json.loads(dict(files)["manifest.json"])
+    objects = configmaps(files, manifest, name=args.name, namespace=args.namespace,
+                         part_bytes=args.max_bytes, immutable=args.immutable)
+    out.write(render(objects, args.output))
+    return EXIT_OK
+
+
 def _cmd_schema(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from . import _schema_files as schema_files
 
@@ -526,4 +606,6 @@ _COMMANDS = {
     "explain": _cmd_explain,
     "diff": _cmd_diff,
     "schema": _cmd_schema,
+    "build": _cmd_build,
+    "export": _cmd_export,
 }

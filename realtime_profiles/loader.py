@@ -29,8 +29,16 @@ from ._lints import SDK_LINTS
 from ._overrides import parse_key
 from ._paths import MISSING, PathKey, get, render_path, under
 from ._percall import call_profile
-from ._resolvers import Resolver, default_resolvers
-from ._sources import DECLARING_ORDER, Dep, Request, Snapshot, facet_dir_deps, gather
+from ._resolvers import FileResolver, Resolver, default_resolvers
+from ._sources import (
+    DECLARING_ORDER,
+    Dep,
+    LinkDep,
+    Request,
+    Snapshot,
+    facet_dir_deps,
+    gather,
+)
 from ._tree import Tree, scan, watched_dirs
 from ._validate import DocumentValidator, packaged_validator
 from ._yaml import SYNTAX_CODES, read_layer
@@ -46,6 +54,9 @@ from .errors import (
     summarize,
 )
 from .profile import CheckResult, Explanation, Profile, copy_json
+
+DATA_LINK = "..data"
+"""kubelet's link to the current version of a mounted ConfigMap."""
 
 
 class Loader:
@@ -75,6 +86,7 @@ class Loader:
         self._root = Path(root)
         self._environ = environ
         self._resolvers = default_resolvers(self._root, environ)
+        self._default_file = self._resolvers["file"]
         self._custom_resolvers = bool(resolvers)
         if resolvers:
             self._resolvers.update(resolvers)
@@ -109,17 +121,33 @@ class Loader:
 
     # -- discovery -------------------------------------------------------------------------
     def tree(self) -> Tree:
-        """Agents, environments and agent@env files (rescanned when a folder changes)."""
+        """Agents, environments and facet groups (rescanned when a folder changes). A root
+        mounted the way kubelet mounts a ConfigMap is read through its `..data` link, so a
+        load sees one version of every file, never a mix across kubelet's swap."""
+        data = self._data_root()
         cached = self._tree
         if cached is not None:
             dirs, key, tree = cached
-            if key[0] is not None and tuple(stat_key(p) for p in dirs) == key:
+            if tree.root == data and key[0] is not None \
+                    and tuple(stat_key(p) for p in dirs) == key:
                 return tree
-        dirs = watched_dirs(self._root)
+        dirs = watched_dirs(data)
         key = tuple(stat_key(p) for p in dirs)
-        tree = scan(self._root)
+        tree = scan(data)
         self._tree = (dirs, key, tree)
         return tree
+
+    def _data_root(self) -> Path:
+        """The root, or the folder its `..data` link points to (inside the root)."""
+        link = self._root / DATA_LINK
+        try:
+            target = os.readlink(link)  # noqa: PTH115 - one syscall per load
+        except OSError:
+            return self._root
+        resolved = (self._root / target).resolve()
+        if not resolved.is_relative_to(self._root.resolve()):
+            raise UsageError(f"{link} points outside the profile root")
+        return resolved
 
     def agents(self) -> tuple[str, ...]:
         return self.tree().agents
@@ -144,7 +172,7 @@ class Loader:
         gathered = gather(Request(agent, env), self, tree, DECLARING_ORDER)
         declared, _ = _facets.declaration(gathered.layers)
         found, _ = _facets.groups(tree.groups(), declared)
-        self._store(key, (*facet_dir_deps(self._root, tree), *gathered.deps), found)
+        self._store(key, (*facet_dir_deps(tree.root, tree), *gathered.deps), found)
         return found
 
     def _request(self, agent: str, env: str | None, overrides: Iterable[str],
@@ -247,15 +275,21 @@ class Loader:
         cached = self._cached(key)
         if cached is not None:
             return cached  # type: ignore[no-any-return]
+        result, comp = self._check_composed(request, strict)
+        entry = (result, comp.plan)
+        self._store(key, comp.deps, entry)
+        return entry
+
+    def _check_composed(self, request: Request,
+                        strict: bool) -> tuple[CheckResult, Composition]:
+        """A check of `request` composed afresh, with its composition (bundles need it)."""
         comp = self._compose(request, lenient=True)
         problems = finish(comp, self.validator, self._checks, strict)
         raise_for_overrides(problems, comp.layers)
         errors = [p for p in problems if p.severity == "error"]
         profile = None if errors else self._profile(comp, request, problems)
-        entry = (CheckResult(request.agent, request.env, tuple(problems), profile,
-                             dict(comp.facets)), comp.plan)
-        self._store(key, comp.deps, entry)
-        return entry
+        return CheckResult(request.agent, request.env, tuple(problems), profile,
+                           dict(comp.facets)), comp
 
     def _explainer(self, request: Request,
                    call: Mapping[str, Any]) -> Callable[[str], Explanation]:
@@ -337,9 +371,42 @@ class Loader:
 
     # -- pipeline --------------------------------------------------------------------------
     def _compose(self, request: Request, *, lenient: bool) -> Composition:
-        return compose(request, self.tree(), self, resolvers=self._resolvers,
+        """One composition. Under a kubelet mount, a composition that kubelet's swap overtook
+        (the version it read is gone, or no longer current) is done again on the new one."""
+        for _ in range(8):
+            tree = self._tree_or_none()
+            if tree is None:
+                continue
+            try:
+                comp = self._compose_on(tree, request, lenient=lenient)
+            except UsageError:
+                if tree.root == self._root or self._data_root() == tree.root:
+                    raise
+                continue
+            if tree.root == self._root or self._data_root() == tree.root:
+                return comp
+        return self._compose_on(self.tree(), request, lenient=lenient)
+
+    def _tree_or_none(self) -> Tree | None:
+        """The tree, or None when a kubelet swap removed the version being scanned."""
+        try:
+            return self.tree()
+        except UsageError:
+            if self._data_root() == self._root:
+                raise
+            return None
+
+    def _compose_on(self, tree: Tree, request: Request, *, lenient: bool) -> Composition:
+        resolvers = self._resolvers
+        if tree.root != self._root and resolvers.get("file") is self._default_file:
+            resolvers = {**resolvers, "file": FileResolver(tree.root)}  # the same version
+        comp = compose(request, tree, self, resolvers=resolvers,
                        parser=self._parser, nav=self.validator.nav,
                        lenient=lenient, cacheable=not self._custom_resolvers)
+        if tree.root != self._root:
+            link = os.fspath(self._root / DATA_LINK)
+            comp.deps = (*comp.deps, LinkDep(link, os.fspath(tree.root.name)))
+        return comp
 
     def _profile(self, comp: Composition, request: Request,
                  problems: Sequence[Problem]) -> Profile:

@@ -31,4 +31,4 @@ def test_the_precedence_line_is_the_tuple() -> None:
 
 def test_internal_modules_are_private_and_the_public_ones_few() -> None:
     public = sorted(p.stem for p in (ROOT / "realtime_profiles").glob("[!_]*.py"))
-    assert public == ["cli", "errors", "loader", "offline", "profile", "sdk"]
+    assert public == ["bundle", "cli", "errors", "loader", "offline", "profile", "sdk"]
