@@ -326,28 +326,99 @@ class Bench:
             settings["turn_detection"]["silence_duration_ms"] = 100 + i % 1900
             return validate(doc)
 
-        for i in range(200):  # warm both, and check the per-call result is what it says
-            profile = call(i)
-            assert profile.run_config["model_settings"]["voice"] == voices[i % len(voices)]
-            floor(i)
+        from realtime_profiles import Bundle, build_bundle
+
+        build_bundle(Loader(tree.root, local=False), self.work / f"{label}-per-call-bundle")
+        bundle = Bundle(self.work / f"{label}-per-call-bundle")
+        rechecking = Loader(tree.root, recheck=1.0)
+
+        def with_recheck(i: int) -> Any:
+            return rechecking.load(agent, env, facets={"transport": "sip"}, bucket=f"call-{i}",
+                                   call_overrides={
+                                       "model_settings.voice": voices[i % len(voices)],
+                                       "model_settings.turn_detection.silence_duration_ms":
+                                           100 + i % 1900})
+
+        def from_bundle(i: int) -> Any:
+            return bundle.load(agent, env, facets={"transport": "sip"}, bucket=f"call-{i}",
+                               call_overrides={
+                                   "model_settings.voice": voices[i % len(voices)],
+                                   "model_settings.turn_detection.silence_duration_ms":
+                                       100 + i % 1900})
+
+        paths = {"a": call, "a_recheck": with_recheck, "bundle": from_bundle, "d": floor}
+        for i in range(200):  # warm every path, and check the per-call result is what it says
+            for name, path in paths.items():
+                result = path(i)
+                if name != "d":
+                    assert result.run_config["model_settings"]["voice"] == \
+                        voices[i % len(voices)]
+                    assert result.document() == call(i).document()
         runs = 2000 if self.quick else 20000
-        ours: list[float] = []
-        base: list[float] = []
-        for i in range(runs):  # interleaved, so both see the same machine
-            start = time.perf_counter()
-            call(i)
-            middle = time.perf_counter()
-            floor(i)
-            end = time.perf_counter()
-            ours.append(middle - start)
-            base.append(end - middle)
-        out = {"tree": label, "profile": f"{agent}@{env}", "runs": runs,
-               "a": {"p50_us": statistics.median(ours) * 1e6, "p99_us": _p(ours, 99) * 1e6},
-               "d": {"p50_us": statistics.median(base) * 1e6, "p99_us": _p(base, 99) * 1e6}}
-        out["ratio_p50"] = out["a"]["p50_us"] / out["d"]["p50_us"]
+        samples: dict[str, list[float]] = {name: [] for name in paths}
+        for i in range(runs):  # interleaved, so every path sees the same machine
+            for name, path in paths.items():
+                start = time.perf_counter()
+                path(i)
+                samples[name].append(time.perf_counter() - start)
+        out: dict[str, Any] = {"tree": label, "profile": f"{agent}@{env}", "runs": runs}
+        for name, values in samples.items():
+            out[name] = {"p50_us": statistics.median(values) * 1e6,
+                         "p99_us": _p(values, 99) * 1e6}
+        floor_p50 = out["d"]["p50_us"]
+        for name in ("a", "a_recheck", "bundle"):
+            out[name]["ratio_p50"] = out[name]["p50_us"] / floor_p50
+        out["ratio_p50"] = out["a"]["ratio_p50"]
         self.results["per_call"] = out
-        self.log(f"per call {agent}@{env}: (a) p50 {out['a']['p50_us']:.0f} us, (d) p50 "
-                 f"{out['d']['p50_us']:.0f} us, {out['ratio_p50']:.2f}x")
+        self.log(f"per call {agent}@{env}: p50 (a) {out['a']['p50_us']:.0f} us, (a, recheck "
+                 f"1 s) {out['a_recheck']['p50_us']:.0f} us, bundle "
+                 f"{out['bundle']['p50_us']:.0f} us, (d) {floor_p50:.0f} us")
+
+    # 3c. bundles ----------------------------------------------------------------------------
+    def bundles(self) -> None:
+        """Build time and size of the target tree's bundle, and a worker's cold start: load
+        one combination from it, against reading that combination's JSON file."""
+        from realtime_profiles import Loader, build_bundle
+
+        label = self._target_label()
+        tree = self.trees[label]
+        folder = self.work / f"{label}-bundle"
+        start = time.perf_counter()
+        build_bundle(Loader(tree.root, local=False), folder)
+        seconds = time.perf_counter() - start
+        files = list(folder.iterdir())
+        manifest = json.loads((folder / "manifest.json").read_text())
+        entry = next(c for c in manifest["combinations"]
+                     if (c["agent"], c["env"]) == tree.agent_envs[0])
+        python = sys.executable
+        commands = {
+            "bundle_load": [python, "-c", "import sys\nfrom realtime_profiles import Bundle\n"
+                            "Bundle(sys.argv[1]).load(sys.argv[2], sys.argv[3])",
+                            str(folder), entry["agent"], entry["env"]],
+            "json_load": [python, "-c", "import json, sys\njson.load(open(sys.argv[1]))",
+                          str(folder / entry["file"])],
+        }
+        env = {**os.environ, **BENCH_ENV}
+        for command in commands.values():
+            subprocess.run(command, cwd=REPO, env=env, capture_output=True, check=True)
+        runs = 9 if self.quick else 31
+        samples: dict[str, list[float]] = {k: [] for k in commands}
+        for _ in range(runs):
+            for key, command in commands.items():
+                begin = time.perf_counter()
+                subprocess.run(command, cwd=REPO, env=env, capture_output=True, check=True)
+                samples[key].append(time.perf_counter() - begin)
+        out = {"tree": label, "combinations": len(manifest["combinations"]),
+               "build_seconds": seconds, "files": len(files),
+               "bytes": sum(p.stat().st_size for p in files),
+               "cold": {k: {"median_ms": statistics.median(s) * 1e3, "runs": len(s)}
+                        for k, s in samples.items()}}
+        out["cold_ratio"] = (out["cold"]["bundle_load"]["median_ms"]
+                             / out["cold"]["json_load"]["median_ms"])
+        self.results["bundles"] = out
+        self.log(f"bundle {label}: built in {seconds:.1f} s, {out['bytes']} bytes; cold load "
+                 f"{out['cold']['bundle_load']['median_ms']:.0f} ms vs json.load "
+                 f"{out['cold']['json_load']['median_ms']:.0f} ms")
 
     # 4. cold processes ----------------------------------------------------------------------
     def cold(self) -> None:
@@ -562,11 +633,22 @@ def render(results: dict[str, Any]) -> str:
         add("")
         add(f"Per call ({pc['profile']}, {pc['tree']} tree with facets and a contract; "
             f"{pc['runs']} calls interleaved, a new bucket and values each)")
-        add(f"  (a) Loader.load(facets=, bucket=, call_overrides={{2 keys}})  p50 "
-            f"{_us(pc['a']['p50_us'])}  p99 {_us(pc['a']['p99_us'])}")
-        add(f"  (d) copy + 2 sets + fastjsonschema            p50 {_us(pc['d']['p50_us'])}"
-            f"  p99 {_us(pc['d']['p99_us'])}")
-        add(f"  (a)/(d) at p50: {pc['ratio_p50']:.2f}x")
+        rows = [("a", "(a) Loader.load(facets, bucket, 2 call overrides)"),
+                ("a_recheck", "(a) the same, Loader(recheck=1.0)"),
+                ("bundle", "Bundle.load, the same arguments"),
+                ("d", "(d) copy + 2 sets + fastjsonschema")]
+        for key, name in rows:
+            ratio = f"{pc[key]['ratio_p50']:.2f}x" if key != "d" else ""
+            add(f"  {name:52s} p50 {_us(pc[key]['p50_us']):>9s}  p99 "
+                f"{_us(pc[key]['p99_us']):>9s}  {ratio}")
+    bu = results.get("bundles")
+    if bu:
+        add("")
+        add(f"Bundle of the {bu['tree']} tree: {bu['combinations']} combinations, built in "
+            f"{bu['build_seconds']:.1f} s, {bu['files']} files, {bu['bytes'] / 1e6:.1f} MB")
+        add(f"  cold process: Bundle(D).load(A, E) {bu['cold']['bundle_load']['median_ms']:.0f} "
+            f"ms, json.load of that combination's file "
+            f"{bu['cold']['json_load']['median_ms']:.0f} ms: {bu['cold_ratio']:.2f}x")
 
     c = results["cold"]
     add("")
@@ -618,7 +700,14 @@ def targets(results: dict[str, Any]) -> list[str]:
     if pc:
         out.append(f"[{'ok' if pc['ratio_p50'] <= 2 else 'MISS'}] per call: load with facets, "
                    f"a bucket and 2 call overrides takes {pc['ratio_p50']:.2f}x the floor at p50 "
-                   "(target ≤ 2x)")
+                   f"(target ≤ 2x; {pc['a_recheck']['ratio_p50']:.2f}x with recheck=1.0)")
+        ratio = pc["bundle"]["ratio_p50"]
+        out.append(f"[{'ok' if ratio <= 1.5 else 'MISS'}] per call from a bundle: {ratio:.2f}x "
+                   "the floor at p50 (target ≤ 1.5x)")
+    bu = results.get("bundles")
+    if bu:
+        out.append(f"[{'ok' if bu['cold_ratio'] <= 2 else 'MISS'}] cold Bundle(D).load: "
+                   f"{bu['cold_ratio']:.2f}x json.load of the same file (target ≤ 2x)")
     w = results["warm_load"]
     ratio = w["a"]["median_us"] / w["d"]["median_us"]
     out.append(f"[{'ok' if ratio <= 3 else 'MISS'}] warm repeated load: (a) takes {ratio:.2f}x "
@@ -691,6 +780,7 @@ def main() -> int:
         bench.warm_load()
         bench.validate_all()
         bench.per_call()
+        bench.bundles()
         bench.cold()
         bench.memory()
     finally:

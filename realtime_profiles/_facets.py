@@ -17,11 +17,13 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any, Final, NamedTuple
+from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
-from ._layer import Layer
 from ._paths import PathKey
 from .errors import Mark, Problem, UsageError, did_you_mean, mean
+
+if TYPE_CHECKING:
+    from ._layer import Layer
 
 SECTION: Final = "facets"
 DECLARING_KINDS: Final = frozenset({"base", "env", "agent"})

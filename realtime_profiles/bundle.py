@@ -104,13 +104,13 @@ class Bundle:
         state = self._state
         chosen = state.choose(agent, env, facets, bucket)
         data = state.combination(agent, env, chosen)
-        profile = self._profile(data)
         if not call_overrides:
-            return profile
-        return self._call(state, data, profile, call_overrides, strict)
+            return self._profile(data, copy=True)
+        # the per-call path copies the document itself: the base is read, never changed
+        return self._call(state, data, self._profile(data, copy=False), call_overrides, strict)
 
-    def _profile(self, data: Mapping[str, Any]) -> Profile:
-        document = _copy(data["document"])
+    def _profile(self, data: Mapping[str, Any], *, copy: bool) -> Profile:
+        document = _copy(data["document"]) if copy or data["secrets"] else data["document"]
         secrets: list[tuple[Any, ...]] = []
         missing: dict[str, list[str]] = {}
         for dotted, secret in data["secrets"].items():
@@ -135,7 +135,7 @@ class Bundle:
             model_config=document.get("model_config") or {},
             start_messages=document.get("start_messages") or [],
             client_messages=document.get("client_messages") or [],
-            warnings=tuple(_problem(w) for w in data["warnings"]),
+            warnings=data["__warnings"],
             facets=dict(data["facets"]), fingerprint=data["fingerprint"],
             _secrets=tuple(secrets),
         )
@@ -200,6 +200,7 @@ class _State:
         self._index = {(c["agent"], c["env"], tuple(sorted(c["facets"].items()))): c
                        for c in manifest["combinations"]}
         self._files: dict[str, dict[str, Any]] = {}
+        self._group_cache: dict[tuple[str, str | None], dict[str, Any]] = {}
         self._plans: dict[str, Any] = {}
         self._validator: Any = None
 
@@ -224,7 +225,15 @@ class _State:
 
     def choose(self, agent: str, env: str | None, facets: Mapping[str, str] | None,
                bucket: str | None) -> dict[str, str]:
-        from ._facets import Group, choose
+        from ._facets import choose
+
+        return choose(self._groups(agent, env), dict(facets or {}), bucket)
+
+    def _groups(self, agent: str, env: str | None) -> dict[str, Any]:
+        found = self._group_cache.get((agent, env))
+        if found is not None:
+            return found
+        from ._facets import Group
 
         by_env = self.manifest["groups"].get(agent)
         if by_env is None:
@@ -235,7 +244,8 @@ class _State:
             raise UsageError(_unknown("environment", str(env), envs))
         found = {name: Group(name, tuple(g["options"]), g["default"], tuple(g["allowed"]),
                              tuple(g["weights"].items())) for name, g in groups.items()}
-        return choose(found, dict(facets or {}), bucket)
+        self._group_cache[(agent, env)] = found
+        return found
 
     def combination(self, agent: str, env: str | None,
                     chosen: Mapping[str, str]) -> dict[str, Any]:
@@ -249,7 +259,9 @@ class _State:
             if hashlib.sha256(data).hexdigest() != entry["sha256"]:
                 raise BundleError(f"{self.base / name} does not match the manifest: the "
                                   "bundle is being updated, or was changed after it was built")
-            cached = self._files[name] = json.loads(data)
+            cached = json.loads(data)
+            cached["__warnings"] = tuple(_problem(w) for w in cached["warnings"])
+            self._files[name] = cached
         return cached
 
     def plan(self, data: Mapping[str, Any]) -> Any:

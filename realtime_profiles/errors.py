@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from ._paths import PathKey, render_path
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 Severity = Literal["error", "warning"]
 
@@ -37,6 +39,8 @@ class Mark:
 
 
 def _display_path(file: str, cwd: Path | None) -> str:
+    from pathlib import Path  # only when a problem is shown: loading never pays for it
+
     if not Path(file).is_absolute():
         return file
     base = cwd if cwd is not None else Path.cwd()

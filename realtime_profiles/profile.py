@@ -10,8 +10,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from . import _secrets
 from .errors import Problem, UsageError
+
+MASK = "***"  # what a secret is shown as (the same as `_secrets.MASK`; a test keeps them equal)
 
 if TYPE_CHECKING:
     from ._paths import PathKey
@@ -30,7 +31,7 @@ class Explanation:
     """Where a value no layer wrote comes from (a stamp of the loader's)."""
 
     def render(self) -> str:
-        shown = _secrets.MASK if self.secret else _short(self.value)
+        shown = MASK if self.secret else _short(self.value)
         lines = [f"{self.key} = {shown}"]
         if not self.writes:
             lines.append(f"  ({self.note or 'not set by any layer'})")
@@ -42,7 +43,7 @@ class Explanation:
             elif write.op in ("merge", "append") and write.value is None:
                 detail = "appended to" if write.op == "append" else "merged into"
             else:
-                detail = _secrets.MASK if self.secret else _short(write.value)
+                detail = MASK if self.secret else _short(write.value)
             lines.append(f"  {number}. {write.describe()}: {detail}")
         return "\n".join(lines)
 
@@ -50,7 +51,7 @@ class Explanation:
         return self.render()
 
     def __repr__(self) -> str:
-        value = _secrets.MASK if self.secret else repr(self.value)
+        value = MASK if self.secret else repr(self.value)
         return f"Explanation(key={self.key!r}, value={value}, writes={len(self.writes)})"
 
 
@@ -97,7 +98,9 @@ class Profile:
 
     def redacted(self) -> dict[str, Any]:
         """`document()` with every secret shown as `***` (or `*** (unset: VAR)`)."""
-        return _secrets.redact(self.document(), self._secrets, self._unset)
+        from ._secrets import redact  # only when shown: a worker's load never pays for it
+
+        return redact(self.document(), self._secrets, self._unset)
 
     def explain(self, key: str) -> Explanation:
         """Where `key` (dotted, relative to run_config unless prefixed) got its value."""

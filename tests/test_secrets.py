@@ -26,3 +26,9 @@ def test_containers_are_the_prefixes_of_secret_paths() -> None:
     assert all(_secrets.holds_secret(p) for p in prefixes)
     assert _secrets.is_secret_path(("model_config", "headers", "X-Api-Key"))
     assert not _secrets.is_secret_path(("model_config", "url"))
+
+
+def test_the_mask_is_one_string_everywhere() -> None:
+    from realtime_profiles import profile
+
+    assert profile.MASK == _secrets.MASK
