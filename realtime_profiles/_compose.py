@@ -25,7 +25,8 @@ from ._tree import Tree
 from ._validate import DocumentValidator
 from .errors import Problem, Severity, UsageError, sorted_problems, summarize
 
-OUTPUT_SECTIONS: Final = ("run_config", "model_config", "start_messages", "client_messages")
+OUTPUT_SECTIONS: Final = ("agent", "run_config", "model_config", "start_messages",
+                          "client_messages")
 
 Check = Callable[[Mapping[str, Any]], Iterable[Problem]]
 """A lint: the emitted document in, `Problem`s out (unlocated; `finish` locates them)."""
@@ -73,6 +74,7 @@ def compose(request: Request, tree: Tree, context: Context, resolvers: Mapping[s
     resolution = interpolator.resolve(OUTPUT_SECTIONS)
     document = resolution.tree
     _expand_shorthand(document)
+    _default_agent_name(document, request.agent)
     problems = [p for layer in layers for p in layer.problems]
     problems.extend(folder.problems)
     problems.extend(resolution.problems)
@@ -139,6 +141,14 @@ def _resolver_deps(interpolator: Interpolator, root: Path,
             path = root / args[0]
             deps.append(FileDep(str(path), stat_key(path)))
     return deps
+
+
+def _default_agent_name(document: dict[str, Any], agent: str) -> None:
+    """An `agent:` section without `name` is the profile's agent: `agents/faq.yaml` builds a
+    RealtimeAgent named `faq`, handed off to as `transfer_to_faq`."""
+    section = document.get("agent")
+    if isinstance(section, dict) and "name" not in section:
+        section["name"] = agent
 
 
 def _expand_shorthand(document: dict[str, Any]) -> None:

@@ -21,7 +21,8 @@ from ._limits import MAX_DEPTH, MAX_FILE_BYTES, MAX_NODES
 from ._paths import PathKey, kind_of
 from .errors import Mark, Problem, did_you_mean, mean
 
-SECTIONS: Final = ("vars", "run_config", "model_config", "start_messages", "client_messages")
+SECTIONS: Final = ("vars", "run_config", "model_config", "start_messages", "client_messages",
+                   "agent")
 LIST_SECTIONS: Final = ("start_messages", "client_messages")
 
 

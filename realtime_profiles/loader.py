@@ -14,17 +14,19 @@ from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from . import _secrets
 from ._compose import Check, Composition, compose, finish, raise_for_overrides
 from ._files import StatKey, stat_key
+from ._graph import Node, graph_findings, walk
 from ._interpolate import ParseCache
 from ._layer import Layer, Source
 from ._limits import LAYER_CACHE_SIZE, PROFILE_CACHE_SIZE
 from ._lints import SDK_LINTS
 from ._overrides import parse_key
 from ._paths import MISSING, PathKey, get, render_path, under
+from ._provenance import Locator
 from ._resolvers import Resolver, default_resolvers
 from ._sources import Dep, Request
 from ._tree import Tree, scan
@@ -35,12 +37,24 @@ from .errors import (
     Problem,
     ProfileValidationError,
     SecretUnavailableError,
+    Severity,
     UsageError,
     did_you_mean,
     mean,
+    sorted_problems,
     summarize,
 )
-from .profile import CheckResult, Explanation, Profile, copy_json
+from .profile import CheckResult, Explanation, GraphNode, Profile, copy_json
+
+
+class _Graph(NamedTuple):
+    """The agent graph of one composition: every profile reachable through handoffs (the
+    starting one included), the graph's problems (located), and what the other profiles
+    depended on (so a cached profile goes stale when a profile it hands off to changes)."""
+
+    nodes: dict[str, Node]
+    problems: list[Problem]
+    deps: tuple[Dep, ...]
 
 
 class Loader:
@@ -122,7 +136,9 @@ class Loader:
         if cached is not None:
             return cached.fresh()  # type: ignore[no-any-return]
         comp = self._compose(request, lenient=False)
-        problems = finish(comp, self.validator, self._checks, strict)
+        graph = self._graph(request, comp, strict)
+        problems = list(sorted_problems([*finish(comp, self.validator, self._checks, strict),
+                                         *graph.problems]))
         errors = [p for p in problems if p.severity == "error"]
         raise_for_overrides(errors, comp.layers)
         if comp.missing_secrets and all(p.code == "secret-unavailable" for p in errors):
@@ -134,8 +150,8 @@ class Loader:
             syntax = any(p.code in SYNTAX_CODES for p in errors)
             error = LayerSyntaxError if syntax else ProfileValidationError
             raise error(f"{agent}@{env or '-'}: {summarize(problems)}", problems)
-        profile = self._profile(comp, request, problems)
-        self._store(key, comp.deps, profile)
+        profile = self._profile(comp, request, problems, graph)
+        self._store(key, (*comp.deps, *graph.deps), profile)
         return profile.fresh()
 
     def check(self, agent: str, env: str | None = None, overrides: Iterable[str] = (), *,
@@ -150,12 +166,14 @@ class Loader:
         if cached is not None:
             return cached.fresh()  # type: ignore[no-any-return]
         comp = self._compose(request, lenient=True)
-        problems = finish(comp, self.validator, self._checks, strict)
+        graph = self._graph(request, comp, strict)
+        problems = list(sorted_problems([*finish(comp, self.validator, self._checks, strict),
+                                         *graph.problems]))
         raise_for_overrides(problems, comp.layers)
         errors = [p for p in problems if p.severity == "error"]
-        profile = None if errors else self._profile(comp, request, problems)
+        profile = None if errors else self._profile(comp, request, problems, graph)
         result = CheckResult(agent, env, tuple(problems), profile)
-        self._store(key, comp.deps, result)
+        self._store(key, (*comp.deps, *graph.deps), result)
         return result.fresh()
 
     def explain(self, agent: str, env: str | None, key: str,
@@ -213,8 +231,8 @@ class Loader:
         return compose(request, self.tree(), self, self._resolvers, self._parser,
                        lenient=lenient, cacheable=not self._custom_resolvers)
 
-    def _profile(self, comp: Composition, request: Request,
-                 problems: Sequence[Problem]) -> Profile:
+    def _profile(self, comp: Composition, request: Request, problems: Sequence[Problem],
+                 graph: _Graph) -> Profile:
         doc = comp.document
         agent, env, overrides = request.agent, request.env, request.overrides
         return Profile(
@@ -224,11 +242,66 @@ class Loader:
             model_config=doc.get("model_config") or {},
             start_messages=doc.get("start_messages") or [],
             client_messages=doc.get("client_messages") or [],
+            agent_config=doc.get("agent") or {},
+            graph={name: self._graph_node(request, node) for name, node in graph.nodes.items()
+                   if name != agent},
             warnings=tuple(p for p in problems if p.severity == "warning"),
             _secrets=comp.secrets,
             _unset=dict(comp.unset),
             _explainer=lambda key: self.explain(agent, env, key, overrides),
         )
+
+    # -- the agent graph -------------------------------------------------------------------
+    def _graph(self, request: Request, comp: Composition, strict: bool) -> _Graph:
+        """Load every profile the composed agent can reach through handoffs and judge the
+        graph (`_graph.graph_findings`). The other profiles are loaded as the tree defines
+        them: the same environment, the caller's overrides not applied (they are for this
+        profile); `request._replace` keeps whatever else selects a profile (facets, later)."""
+        tree = self.tree()
+        deps: list[Dep] = []
+
+        def load(name: str) -> Node | None:
+            if not tree.has_agent(name):
+                return None
+            node, node_deps = self._node(request._replace(agent=name, overrides=()))
+            deps.extend(node_deps)
+            return node
+
+        nodes, parents = walk(request.agent, comp.document, load)
+        severity: Severity = "error" if strict else "warning"
+        findings = [f for f in graph_findings(request.agent, nodes, parents, env=request.env,
+                                              agents=tree.agents, lint_severity=severity)
+                    if self._checks or f.problem.severity == "error"]
+        if not findings:
+            return _Graph(nodes, [], tuple(deps))
+        locators: dict[str, Locator] = {request.agent: Locator(comp.provenance)}
+        problems: list[Problem] = []
+        for owner, problem in findings:
+            if owner not in locators:  # a problem in another profile: only on the error path
+                other = self._compose(request._replace(agent=owner, overrides=()), lenient=True)
+                locators[owner] = Locator(other.provenance)
+            problems.append(locators[owner].attach(problem))
+        return _Graph(nodes, problems, tuple(deps))
+
+    def _node(self, request: Request) -> tuple[Node, tuple[Dep, ...]]:
+        """Another profile of a graph, as its handoff target: composed and validated alone
+        (unset secrets allowed: its model_config is never used), cached like a profile."""
+        key = ("node", request)
+        cached = self._cached(key)
+        if cached is not None:
+            return cached  # type: ignore[no-any-return]
+        comp = self._compose(request, lenient=True)
+        problems = finish(comp, self.validator, self._checks, strict=False)
+        ok = not any(p.severity == "error" for p in problems)
+        node = Node(request.agent, comp.document, ok)
+        value = (node, comp.deps)
+        self._store(key, comp.deps, value)
+        return value
+
+    def _graph_node(self, request: Request, node: Node) -> GraphNode:
+        name, env = node.agent, request.env
+        return GraphNode(name, env, copy_json(node.document.get("agent") or {}),
+                         lambda key: self.explain(name, env, key))
 
     # -- caching ---------------------------------------------------------------------------
     def _cached(self, key: Any) -> Any:
