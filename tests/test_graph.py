@@ -127,7 +127,7 @@ def test_an_unknown_agent_without_a_close_name_lists_the_agents(tree: Tree) -> N
 
 
 def test_a_target_that_does_not_validate_breaks_the_graph(tree: Tree) -> None:
-    root = tree({**GRAPH, "agents/seats.yaml": """
+    tree({**GRAPH, "agents/seats.yaml": """
         agent:
           name: Seat Booking Agent
           hooks: my_hooks
