@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ._layer import Source
+    from ._plugins import Plugin
     from ._provenance import Write
     from ._resolvers import Resolver
     from .errors import (
@@ -46,6 +47,7 @@ _EXPORTS = {
     "Severity": "errors",
     "UsageError": "errors",
     "Source": "_layer",
+    "Plugin": "_plugins",
     "Write": "_provenance",
     "Resolver": "_resolvers",
 }
@@ -56,6 +58,7 @@ __all__ = [
     "LayerSyntaxError",
     "Loader",
     "Mark",
+    "Plugin",
     "Problem",
     "Profile",
     "ProfileError",
