@@ -35,7 +35,7 @@ overrides (show, explain):
   ~key           delete a key                        ~model_settings.tracing
   key+=[a,b]     append to a list                    model_settings.output_guardrails+=[x]
   Keys are relative to run_config unless they start with run_config., model_config.,
-  vars., start_messages or client_messages. Values are YAML: true, 0.5, [audio],
+  agent., vars., start_messages or client_messages. Values are YAML: true, 0.5, [audio],
   {type: server_vad}; quote to keep a string: model_settings.voice="'123'".
 
 plugins:

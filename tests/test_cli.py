@@ -93,7 +93,7 @@ def test_explain_golden_output(broken: Path) -> None:
 def test_validate_shipped_profiles_is_clean(shipped: Path) -> None:
     code, out, err = run("validate")
     assert code == 0, err
-    assert out == "9 profiles checked: 9 valid, 0 invalid; 0 errors, 1 warning\n"
+    assert out == "12 profiles checked: 12 valid, 0 invalid; 0 errors, 1 warning\n"
     assert "OPENAI_API_KEY is not set" in err
     assert run("validate", "--strict")[0] == 0  # an unset secret is not the profile's fault
     (shipped / "agents" / "phone.yaml").write_text("run_config: {model_settings: {voice: x}}\n")
@@ -160,7 +160,7 @@ def test_usage_errors_exit_2_without_traceback(shipped: Path, argv: tuple[str, .
 def test_list(shipped: Path) -> None:
     code, out, _ = run("list")
     assert code == 0
-    assert out == ("root: profiles\nagents: concierge, phone, support\n"
+    assert out == ("root: profiles\nagents: billing, concierge, phone, support\n"
                    "environments: dev, prod, staging\n"
                    "agent@env files: phone@prod, support@prod\n")
 
@@ -210,7 +210,7 @@ def test_layer_schema_accepts_every_shipped_layer() -> None:
     schema = json.loads((REPO / "realtime_profiles" / "layer-schema.json").read_text())
     validator = jsonschema.Draft202012Validator(schema)
     layers = list((REPO / "profiles").rglob("*.yaml"))
-    assert len(layers) == 9
+    assert len(layers) == 10
     for path in layers:
         errors = list(validator.iter_errors(yaml.safe_load(path.read_text()) or {}))
         assert errors == [], (path, errors[0].message if errors else None)
@@ -240,10 +240,10 @@ def test_installed_console_script(shipped: Path) -> None:
     done = subprocess.run([script, "validate", "--format", "json"], capture_output=True,
                           text=True, check=False)
     assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout)["summary"].startswith("9 profiles checked: 9 valid")
+    assert json.loads(done.stdout)["summary"].startswith("12 profiles checked: 12 valid")
     module = subprocess.run([sys.executable, "-m", "realtime_profiles", "list"],
                             capture_output=True, text=True, check=False)
-    assert module.returncode == 0 and "agents: concierge, phone, support" in module.stdout
+    assert module.returncode == 0 and "agents: billing, concierge, phone, support" in module.stdout
 
 
 def test_diff_handles_keys_with_spaces_and_dots(tree: Tree) -> None:

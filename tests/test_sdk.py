@@ -243,3 +243,52 @@ def test_offline_demo_prints_the_session_update_without_a_key() -> None:
     bad = subprocess.run([sys.executable, "examples/offline_roundtrip.py", "nobody"],
                          capture_output=True, text=True, check=False, cwd=ROOT, env=environ)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
+
+
+@pytest.mark.parametrize("env", SHIPPED.envs())
+def test_the_shipped_graph_survives_handoffs_in_both_directions(env: str) -> None:
+    """concierge -> support -> concierge -> billing -> concierge, played through the socket:
+    every session.update carries the current agent's own instructions, tools and handoffs,
+    as its profile writes them."""
+    import asyncio
+
+    from realtime_profiles.offline import open_session
+
+    profile = SHIPPED.load("concierge", env)
+    sections = {"concierge": profile.agent_config,
+                **{name: node.config for name, node in profile.graph.items()}}
+
+    def expected(agent: str) -> tuple[str, list[str]]:
+        section = sections[agent]
+        handoffs = [Handoff.default_tool_name(RealtimeAgent(name=sections[t]["name"]))
+                    for t in section.get("handoffs", [])]
+        return section["instructions"], [*section.get("tools", []), *handoffs]
+
+    path = ["support", "concierge", "billing", "concierge"]
+
+    async def play() -> list[tuple[str, list[str]]]:
+        seen = []
+        async with open_session(profile, stand_ins(profile), send_messages=False) as offline:
+            current = "concierge"
+            seen.append(offline.frames[0]["session"])
+            for target in path:
+                tool = Handoff.default_tool_name(RealtimeAgent(name=sections[target]["name"]))
+                assert tool in expected(current)[1]
+                frames = await offline.call_tool(tool)
+                seen.append(frames[0]["session"])
+                current = target
+        return [(s["instructions"], [t["name"] for t in s["tools"]]) for s in seen]
+
+    assert asyncio.run(play()) == [expected(a) for a in ["concierge", *path]]
+
+
+def test_the_live_example_registers_every_name_of_every_shipped_graph() -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("live_agent", ROOT / "examples" /
+                                                  "live_agent.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    for agent, env in COMBOS:
+        assert module.registry.problems(SHIPPED.load(agent, env)) == [], (agent, env)
