@@ -143,7 +143,7 @@ def graph_findings(start: str, nodes: Mapping[str, Node], parents: Mapping[str, 
     for name, node in nodes.items():
         for problem in _handoff_problems(node, nodes, env, agents):
             yield Finding(name, problem)
-        for problem in _duplicate_tool_names(node, nodes):
+        for problem in _duplicate_tool_names(node, nodes, starting=name == start):
             yield Finding(name, problem)
     for problem in _initial_agent_settings(start, nodes, parents, lint_severity):
         yield Finding(start, problem)
@@ -233,11 +233,42 @@ def _tool_names(node: Node, nodes: Mapping[str, Node]) -> Iterator[tuple[PathKey
                 display_name(name, nodes[name].document))
 
 
-def _duplicate_tool_names(node: Node, nodes: Mapping[str, Node]) -> Iterator[Problem]:
+def _starting_tool_names(node: Node, nodes: Mapping[str, Node]) -> list[tuple[PathKey, str]]:
+    """The tool names of the first session.update when `initial_model_settings` sets tools or
+    handoffs: they replace the agent's (registered names are tool names)."""
+    starting = [(where, get(node.document, (*MODEL, where)))
+                for where in ("tools", "handoffs")]
+    if all(value is MISSING for _where, value in starting):
+        return []
+    found: list[tuple[PathKey, str]] = []
+    own = list(_tool_names(node, nodes))
+    for where, value in starting:
+        if isinstance(value, list):
+            found.extend(((*MODEL, where, index), name) for index, name in enumerate(value)
+                         if isinstance(name, str))
+        else:  # not set there: the agent's own
+            found.extend((path, name) for path, name in own if path[1] == where)
+    return found
+
+
+def _duplicate_tool_names(node: Node, nodes: Mapping[str, Node], *,
+                          starting: bool) -> Iterator[Problem]:
     """The SDK refuses a session whose current agent shows two tools under one name
-    (`validate_realtime_tool_names`, agents/realtime/_tool_validation.py: UserError)."""
+    (`validate_realtime_tool_names`, agents/realtime/_tool_validation.py: UserError): the
+    agent's own tools and handoffs, and, for the session's first agent, the first
+    session.update's."""
+    seen: set[PathKey] = set()
+    at_start = _starting_tool_names(node, nodes) if starting else []
+    for names in (list(_tool_names(node, nodes)), at_start):
+        for problem in _duplicates(names):
+            if problem.key not in seen:
+                seen.add(problem.key)
+                yield problem
+
+
+def _duplicates(names: list[tuple[PathKey, str]]) -> Iterator[Problem]:
     first: dict[str, PathKey] = {}
-    for path, name in _tool_names(node, nodes):
+    for path, name in names:
         if name in first:
             yield Problem(path, "graph/duplicate-tool-name",
                           f"registers the tool name {name!r}, as {render_path(first[name])} "

@@ -322,3 +322,20 @@ def test_show_and_explain_speak_agent_keys(tree: Tree) -> None:
     assert code == 0
     assert out == ('agent.handoff_description = "Answers airline questions."\n'
                    '  1. profiles/agents/faq.yaml:3:3 (agent): "Answers airline questions."\n')
+
+
+def test_duplicate_tool_names_of_the_first_session_update_too(tree: Tree) -> None:
+    root = tree({"agents/a.yaml": """
+        agent:
+          tools: [lookup]
+          handoffs: [{handoff: lookup}]
+        model_config:
+          initial_model_settings:
+            tools: [escalate, other, escalate]
+        """})
+    problems = Loader(root, environ=ENV, checks=()).check("a").problems
+    assert [(p.path, p.message.split(":")[0]) for p in problems] == [
+        ("agent.handoffs[0].handoff", "registers the tool name 'lookup', as agent.tools[0] does"),
+        ("model_config.initial_model_settings.tools[2]",
+         "registers the tool name 'escalate', as "
+         "model_config.initial_model_settings.tools[0] does")]
