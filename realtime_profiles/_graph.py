@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final, NamedTuple
 
 from ._lints import AGENT_OWNED, MODEL, RUN
@@ -88,43 +88,111 @@ class Finding(NamedTuple):
     problem: Problem
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Node:
     """What the graph rules know of one profile: its emitted document (as far as it
-    composed) and whether it validates on its own."""
+    composed), whether it validates on its own, and the agents it names (read once).
+    Compared by identity: a loader hands out the same Node while the profile's files are
+    unchanged, so it can key caches."""
 
     agent: str
     document: Mapping[str, Any]
     ok: bool
+    names: tuple[str, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "names", tuple(name for _path, name in
+                                                targets(self.document)))
 
 
-def walk(start: str, document: Mapping[str, Any],
-         load: Callable[[str], Node | None]) -> tuple[dict[str, Node], dict[str, str]]:
-    """Every profile reachable from `start` through handoffs, each loaded once (`load` returns
-    None for a name that is not an agent of the tree), and each one's parent on a shortest
-    path from `start` (for messages)."""
-    nodes: dict[str, Node] = {start: Node(start, document, True)}
+@dataclass(frozen=True, eq=False)
+class Closure:
+    """Every node reachable from a node, itself included, by agent name. The nodes of one
+    cycle share one Closure (they reach the same agents), so a tree whose agents all hand off
+    to each other builds it once, not once per agent."""
+
+    nodes: dict[str, Node]
+
+
+def closure(root: Node, successors: Callable[[Node], list[Node]],
+            memo: dict[Node, Closure]) -> Closure:
+    """The closure of `root`, computed for every node on the way (Tarjan's strongly
+    connected components, iteratively: a chain of a thousand handoffs is no recursion)."""
+    if root in memo:
+        return memo[root]
+    index: dict[Node, int] = {}
+    low: dict[Node, int] = {}
+    stack: list[Node] = []
+    on_stack: set[Node] = set()
+    edges: dict[Node, list[Node]] = {}
+    work: list[tuple[Node, int]] = [(root, 0)]
+    while work:
+        node, position = work.pop()
+        if position == 0:
+            index[node] = low[node] = len(index)
+            stack.append(node)
+            on_stack.add(node)
+            edges[node] = successors(node)
+        following = edges[node]
+        if position < len(following):
+            work.append((node, position + 1))
+            child = following[position]
+            if child in memo:
+                continue
+            if child not in index:
+                work.append((child, 0))
+            elif child in on_stack:
+                low[node] = min(low[node], index[child])
+            continue
+        for child in following:  # every child is done: take the lowest link it found
+            if child in on_stack:
+                low[node] = min(low[node], low[child])
+        if low[node] == index[node]:
+            _component(node, stack, on_stack, edges, memo)
+    return memo[root]
+
+
+def _component(root: Node, stack: list[Node], on_stack: set[Node],
+               edges: Mapping[Node, list[Node]], memo: dict[Node, Closure]) -> None:
+    """Pop the component whose root is `root`; its members share one Closure: themselves
+    and the closures of every component they hand off to (all finished before this one)."""
+    members: list[Node] = []
+    while True:
+        member = stack.pop()
+        on_stack.discard(member)
+        members.append(member)
+        if member is root:
+            break
+    reach: dict[str, Node] = {m.agent: m for m in reversed(members)}
+    for member in members:
+        for child in edges[member]:
+            if child in memo:
+                reach.update(memo[child].nodes)
+    shared = Closure(reach)
+    for member in members:
+        memo[member] = shared
+
+
+def parents_of(start: str, nodes: Mapping[str, Node]) -> dict[str, str]:
+    """Each node's parent on a shortest handoff path from `start` (for messages)."""
     parents: dict[str, str] = {}
-    queue = [start]
+    queue, seen = [start], {start}
     while queue:
         current = queue.pop(0)
-        for _path, name in targets(nodes[current].document):
-            if name in nodes:
-                continue
-            node = load(name)  # an invalid profile is walked too: its own check reports it
-            if node is None:
-                continue
-            nodes[name] = node
-            parents[name] = current
-            queue.append(name)
-    return nodes, parents
+        for name in nodes[current].names:
+            if name in nodes and name not in seen:
+                seen.add(name)
+                parents[name] = current
+                queue.append(name)
+    return parents
 
 
-def way_back(start: str, nodes: Mapping[str, Node], parents: Mapping[str, str]) -> list[str]:
+def way_back(start: str, nodes: Mapping[str, Node]) -> list[str]:
     """The shortest handoff path from `start` back to itself (`[start, ..., start]`), or []."""
+    parents = parents_of(start, nodes)
     best: list[str] = []
     for name, node in nodes.items():
-        if start not in (target for _path, target in targets(node.document)):
+        if start not in node.names or (name != start and name not in parents):
             continue
         path = [name]
         while path[-1] != start:
@@ -135,18 +203,56 @@ def way_back(start: str, nodes: Mapping[str, Node], parents: Mapping[str, str]) 
     return best
 
 
-def graph_findings(start: str, nodes: Mapping[str, Node], parents: Mapping[str, str], *,
+def graph_findings(start: str, nodes: Mapping[str, Node], *,
                    env: str | None, agents: Sequence[str],
-                   lint_severity: Severity = "warning") -> Iterator[Finding]:
-    """Every problem of the graph started by `start`: in each node's handoffs, and in the
-    starting profile's `initial_model_settings`."""
+                   lint_severity: Severity = "warning",
+                   cache: dict[Any, list[Problem]] | None = None) -> Iterator[Finding]:
+    """Every problem of the graph started by `start`: in each node's handoffs and tools
+    (`member_findings`), and where the session starts (`start_findings`)."""
+    yield from member_findings(nodes, env=env, agents=agents, cache=cache,
+                               transient=nodes[start])
+    yield from start_findings(start, nodes, lint_severity)
+
+
+def member_findings(nodes: Mapping[str, Node], *, env: str | None, agents: Sequence[str],
+                    cache: dict[Any, list[Problem]] | None = None,
+                    transient: Node | None = None) -> Iterator[Finding]:
+    """Each node's own problems. They depend only on the node and the nodes it names, so
+    `cache` keeps them across graphs, keyed by those nodes' identities — except where the
+    `transient` node (one request's own composition) takes part."""
     for name, node in nodes.items():
-        for problem in _handoff_problems(node, nodes, env, agents):
+        named = tuple(nodes.get(target) for target in node.names)
+        key = None if transient is not None and (node is transient or transient in named) \
+            else (node, named)
+        found = cache.get(key) if cache is not None and key is not None else None
+        if found is None:
+            found = node_problems(node, nodes, env, agents)
+            if cache is not None and key is not None:
+                cache[key] = found
+        for problem in found:
             yield Finding(name, problem)
-        for problem in _duplicate_tool_names(node, nodes, starting=name == start):
-            yield Finding(name, problem)
-    for problem in _initial_agent_settings(start, nodes, parents, lint_severity):
+
+
+def start_findings(start: str, nodes: Mapping[str, Node],
+                   lint_severity: Severity = "warning") -> Iterator[Finding]:
+    """What only the session's first agent has: the first session.update's tool names and
+    the agent-owned settings of its `initial_model_settings`."""
+    starting = nodes[start]
+    first_names = _starting_tool_names(starting, nodes)
+    if first_names:
+        own = {p.key for p in _duplicates(list(_tool_names(starting, nodes)))}
+        for problem in _duplicates(first_names):
+            if problem.key not in own:
+                yield Finding(start, problem)
+    for problem in _initial_agent_settings(start, nodes, lint_severity):
         yield Finding(start, problem)
+
+
+def node_problems(node: Node, nodes: Mapping[str, Node], env: str | None,
+                  agents: Sequence[str]) -> list[Problem]:
+    """One agent's own problems: its handoffs and its tool names."""
+    return [*_handoff_problems(node, nodes, env, agents),
+            *_duplicates(list(_tool_names(node, nodes)))]
 
 
 def _handoff_problems(node: Node, nodes: Mapping[str, Node], env: str | None,
@@ -251,22 +357,11 @@ def _starting_tool_names(node: Node, nodes: Mapping[str, Node]) -> list[tuple[Pa
     return found
 
 
-def _duplicate_tool_names(node: Node, nodes: Mapping[str, Node], *,
-                          starting: bool) -> Iterator[Problem]:
+def _duplicates(names: list[tuple[PathKey, str]]) -> Iterator[Problem]:
     """The SDK refuses a session whose current agent shows two tools under one name
     (`validate_realtime_tool_names`, agents/realtime/_tool_validation.py: UserError): the
     agent's own tools and handoffs, and, for the session's first agent, the first
-    session.update's."""
-    seen: set[PathKey] = set()
-    at_start = _starting_tool_names(node, nodes) if starting else []
-    for names in (list(_tool_names(node, nodes)), at_start):
-        for problem in _duplicates(names):
-            if problem.key not in seen:
-                seen.add(problem.key)
-                yield problem
-
-
-def _duplicates(names: list[tuple[PathKey, str]]) -> Iterator[Problem]:
+    session.update's (`_starting_tool_names`)."""
     first: dict[str, PathKey] = {}
     for path, name in names:
         if name in first:
@@ -280,7 +375,6 @@ def _duplicates(names: list[tuple[PathKey, str]]) -> Iterator[Problem]:
 
 
 def _initial_agent_settings(start: str, nodes: Mapping[str, Node],
-                            parents: Mapping[str, str],
                             severity: Severity) -> Iterator[Problem]:
     """`model_config.initial_model_settings.{instructions, tools, handoffs}` apply to the
     first session.update only: on every handoff and `update_agent` the SDK rebuilds them from
@@ -288,9 +382,9 @@ def _initial_agent_settings(start: str, nodes: Mapping[str, Node],
     None). The prompt stays in the base settings and is replaced only by an agent's own."""
     document = nodes[start].document
     settings = get(document, MODEL)
-    if not isinstance(settings, Mapping):
+    if not isinstance(settings, Mapping) or not any(key in settings for key in AGENT_OWNED):
         return
-    back = way_back(start, nodes, parents)
+    back = way_back(start, nodes)
     part = takes_part(document)
     agent_name = display_name(start, document)
     for key in AGENT_OWNED:
@@ -320,5 +414,5 @@ def _initial_agent_settings(start: str, nodes: Mapping[str, Node],
                           f"keep one: agent.{key}", severity)
 
 
-__all__ = ["Finding", "Node", "display_name", "graph_findings", "handoff_tool_name",
-           "targets", "walk"]
+__all__ = ["Closure", "Finding", "Node", "closure", "display_name", "graph_findings",
+           "handoff_tool_name", "member_findings", "start_findings", "targets"]

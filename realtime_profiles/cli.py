@@ -363,9 +363,10 @@ def _cmd_validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from .errors import sorted_problems, summarize
 
     loader = _loader(args)
+    combinations = _combinations(loader, args.agents, args.envs)
     results: list[CheckResult] = [
-        _registry_problems(args, loader.check(agent, env, strict=args.strict))
-        for agent, env in _combinations(loader, args.agents, args.envs)
+        _registry_problems(args, result)
+        for result in loader.check_all(combinations, strict=args.strict)
     ]
     where: dict[Problem, list[str]] = {}
     for result in results:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 from . import _secrets
 from ._compose import Check, Composition, compose, finish, raise_for_overrides
 from ._files import StatKey, stat_key
-from ._graph import Node, graph_findings, walk
+from ._graph import Closure, Finding, Node, closure, member_findings, start_findings
 from ._interpolate import ParseCache
 from ._layer import Layer, Source
 from ._limits import LAYER_CACHE_SIZE, PROFILE_CACHE_SIZE
@@ -48,13 +48,57 @@ from .profile import CheckResult, Explanation, GraphNode, Profile, copy_json
 
 
 class _Graph(NamedTuple):
-    """The agent graph of one composition: every profile reachable through handoffs (the
-    starting one included), the graph's problems (located), and what the other profiles
-    depended on (so a cached profile goes stale when a profile it hands off to changes)."""
+    """The agent graph of one composition: the other profiles' agents it reaches through
+    handoffs, the graph's problems (located), and what those profiles depended on (so a
+    cached profile goes stale when a profile it hands off to changes)."""
 
-    nodes: dict[str, Node]
+    nodes: Mapping[str, GraphNode]
     problems: list[Problem]
     deps: tuple[Dep, ...]
+
+
+class _Without(Mapping[str, GraphNode]):
+    """A closure's graph nodes without the profile's own agent: a view, so the agents of a
+    cycle share one mapping instead of copying it each."""
+
+    __slots__ = ("_left_out", "_nodes")
+
+    def __init__(self, nodes: Mapping[str, GraphNode], left_out: str) -> None:
+        self._nodes = nodes
+        self._left_out = left_out
+
+    def __getitem__(self, name: str) -> GraphNode:
+        if name == self._left_out:
+            raise KeyError(name)
+        return self._nodes[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return (name for name in self._nodes if name != self._left_out)
+
+    def __len__(self) -> int:
+        return len(self._nodes) - (self._left_out in self._nodes)
+
+    def __repr__(self) -> str:
+        return repr(dict(self))
+
+
+class _Run:
+    """What one validate run (`check_all`), or one load, learns on the way: whether each file
+    is unchanged (asked once), the profiles loaded as graph nodes, each node's closure (the
+    agents of a cycle share one) and each node's own problems. Kept for the run only: the
+    tree cannot change under it, and nothing outlives it."""
+
+    __slots__ = ("checked", "closure_facts", "closures", "findings", "graph_nodes", "node_deps",
+                 "nodes")
+
+    def __init__(self) -> None:
+        self.checked: dict[Dep, bool] = {}
+        self.nodes: dict[Request, Node] = {}
+        self.node_deps: dict[Node, tuple[Dep, ...]] = {}
+        self.closures: dict[Node, Closure] = {}
+        self.closure_facts: dict[Closure, Any] = {}
+        self.graph_nodes: dict[Node, GraphNode] = {}
+        self.findings: dict[Any, list[Problem]] = {}
 
 
 class Loader:
@@ -136,7 +180,7 @@ class Loader:
         if cached is not None:
             return cached.fresh()  # type: ignore[no-any-return]
         comp = self._compose(request, lenient=False)
-        graph = self._graph(request, comp, strict)
+        graph = self._graph(request, comp, strict, _Run())
         problems = list(sorted_problems([*finish(comp, self.validator, self._checks, strict),
                                          *graph.problems]))
         errors = [p for p in problems if p.severity == "error"]
@@ -160,13 +204,24 @@ class Loader:
 
         Unset secrets are warnings here and appear as `*** (unset: VAR)`.
         """
-        request = Request(agent, env, tuple(overrides))
+        return self._check(Request(agent, env, tuple(overrides)), strict, _Run())
+
+    def check_all(self, combinations: Iterable[tuple[str, str | None]], *,
+                  strict: bool = False) -> list[CheckResult]:
+        """`check` of every (agent, env), as `validate` runs them: a file shared by many
+        profiles (base, env, local, every profile of an agent graph) is stat-checked once for
+        the whole run instead of once per profile that depends on it."""
+        run = _Run()
+        return [self._check(Request(agent, env), strict, run) for agent, env in combinations]
+
+    def _check(self, request: Request, strict: bool, run: _Run) -> CheckResult:
         key = ("check", request, strict)
-        cached = self._cached(key)
+        cached = self._cached(key, run.checked)
         if cached is not None:
             return cached.fresh()  # type: ignore[no-any-return]
+        agent, env = request.agent, request.env
         comp = self._compose(request, lenient=True)
-        graph = self._graph(request, comp, strict)
+        graph = self._graph(request, comp, strict, run)
         problems = list(sorted_problems([*finish(comp, self.validator, self._checks, strict),
                                          *graph.problems]))
         raise_for_overrides(problems, comp.layers)
@@ -243,8 +298,7 @@ class Loader:
             start_messages=doc.get("start_messages") or [],
             client_messages=doc.get("client_messages") or [],
             agent_config=doc.get("agent") or {},
-            graph={name: self._graph_node(request, node) for name, node in graph.nodes.items()
-                   if name != agent},
+            graph=graph.nodes,
             warnings=tuple(p for p in problems if p.severity == "warning"),
             _secrets=comp.secrets,
             _unset=dict(comp.unset),
@@ -252,42 +306,95 @@ class Loader:
         )
 
     # -- the agent graph -------------------------------------------------------------------
-    def _graph(self, request: Request, comp: Composition, strict: bool) -> _Graph:
+    def _graph(self, request: Request, comp: Composition, strict: bool, run: _Run) -> _Graph:
         """Load every profile the composed agent can reach through handoffs and judge the
-        graph (`_graph.graph_findings`). The other profiles are loaded as the tree defines
-        them: the same environment, the caller's overrides not applied (they are for this
-        profile); `request._replace` keeps whatever else selects a profile (facets, later)."""
+        graph (`_graph`'s rules). The other profiles are loaded as the tree defines them: the
+        same environment, the caller's overrides not applied (they are for this profile);
+        `request._replace` keeps whatever else selects a profile (facets, later). `run`
+        remembers nodes, closures and their problems across the profiles of one validate run:
+        the agents of a cycle share them, so a tree where every agent reaches every other
+        costs about what a tree without handoffs does (bench: see README, Agent graphs)."""
         tree = self.tree()
-        deps: list[Dep] = []
-
-        def load(name: str) -> Node | None:
-            if not tree.has_agent(name):
-                return None
-            node, node_deps = self._node(request._replace(agent=name, overrides=()))
-            deps.extend(node_deps)
-            return node
-
-        nodes, parents = walk(request.agent, comp.document, load)
+        start = Node(request.agent, comp.document, True)
+        if not start.names:
+            members: Mapping[str, Node] = {request.agent: start}
+            shared: list[Finding] = []
+            deps: tuple[Dep, ...] = ()
+            graph: Mapping[str, GraphNode] = {}
+        elif not request.overrides:  # this profile as a node is what the tree defines
+            node = self._graph_load(request, request.agent, tree, run)
+            assert node is not None
+            reach = closure(node, lambda n: self._successors(request, n, tree, run),
+                            run.closures)
+            members, shared, deps, graph = self._closure_facts(request, reach, tree, run)
+            graph = _Without(graph, request.agent)
+        else:  # overrides: this composition is the start; the rest as the tree defines it
+            nodes: dict[str, Node] = {}
+            for name in start.names:
+                target = self._graph_load(request, name, tree, run)
+                if target is not None:
+                    nodes.update(closure(target, lambda n: self._successors(
+                        request, n, tree, run), run.closures).nodes)
+            nodes[request.agent] = start
+            members = nodes
+            shared = list(member_findings(nodes, env=request.env, agents=tree.agents,
+                                          cache=run.findings, transient=start))
+            deps = tuple(dict.fromkeys(dep for name, n in nodes.items()
+                                       if name != request.agent for dep in run.node_deps[n]))
+            graph = {name: self._graph_node(request, n, run) for name, n in nodes.items()
+                     if name != request.agent}
+        if not start.names:
+            shared = list(member_findings(members, env=request.env, agents=tree.agents))
         severity: Severity = "error" if strict else "warning"
-        findings = [f for f in graph_findings(request.agent, nodes, parents, env=request.env,
-                                              agents=tree.agents, lint_severity=severity)
+        findings = [f for f in (*shared, *start_findings(request.agent, members, severity))
                     if self._checks or f.problem.severity == "error"]
-        if not findings:
-            return _Graph(nodes, [], tuple(deps))
-        locators: dict[str, Locator] = {request.agent: Locator(comp.provenance)}
         problems: list[Problem] = []
+        locators: dict[str, Locator] = {request.agent: Locator(comp.provenance)}
         for owner, problem in findings:
             if owner not in locators:  # a problem in another profile: only on the error path
                 other = self._compose(request._replace(agent=owner, overrides=()), lenient=True)
                 locators[owner] = Locator(other.provenance)
             problems.append(locators[owner].attach(problem))
-        return _Graph(nodes, problems, tuple(deps))
+        return _Graph(graph, problems, deps)
 
-    def _node(self, request: Request) -> tuple[Node, tuple[Dep, ...]]:
+    def _closure_facts(self, request: Request, reach: Closure, tree: Tree,
+                       run: _Run) -> tuple[Mapping[str, Node], list[Finding],
+                                           tuple[Dep, ...], Mapping[str, GraphNode]]:
+        """A closure's members, their problems, dependencies and graph nodes: computed once
+        per closure in a run, shared by every agent of a cycle."""
+        facts = run.closure_facts.get(reach)
+        if facts is None:
+            nodes = reach.nodes
+            findings = list(member_findings(nodes, env=request.env, agents=tree.agents,
+                                            cache=run.findings))
+            deps = tuple(dict.fromkeys(dep for n in nodes.values() for dep in run.node_deps[n]))
+            graph = {name: self._graph_node(request, n, run) for name, n in nodes.items()}
+            facts = run.closure_facts[reach] = (nodes, findings, deps, graph)
+        return facts
+
+    def _graph_load(self, request: Request, name: str, tree: Tree, run: _Run) -> Node | None:
+        """The node of agent `name` in `request`'s selection, once per run; None when `name`
+        is not an agent of the tree (reported by the graph rules)."""
+        if not tree.has_agent(name):
+            return None
+        key = request._replace(agent=name, overrides=())
+        node = run.nodes.get(key)
+        if node is None:
+            node, node_deps = self._node(key, run.checked)
+            run.nodes[key] = node
+            run.node_deps[node] = node_deps
+        return node
+
+    def _successors(self, request: Request, node: Node, tree: Tree, run: _Run) -> list[Node]:
+        found = (self._graph_load(request, name, tree, run) for name in node.names)
+        return [n for n in found if n is not None]
+
+    def _node(self, request: Request,
+              checked: dict[Dep, bool] | None = None) -> tuple[Node, tuple[Dep, ...]]:
         """Another profile of a graph, as its handoff target: composed and validated alone
         (unset secrets allowed: its model_config is never used), cached like a profile."""
         key = ("node", request)
-        cached = self._cached(key)
+        cached = self._cached(key, checked)
         if cached is not None:
             return cached  # type: ignore[no-any-return]
         comp = self._compose(request, lenient=True)
@@ -298,20 +405,32 @@ class Loader:
         self._store(key, comp.deps, value)
         return value
 
-    def _graph_node(self, request: Request, node: Node) -> GraphNode:
-        name, env = node.agent, request.env
-        return GraphNode(name, env, copy_json(node.document.get("agent") or {}),
-                         lambda key: self.explain(name, env, key))
+    def _graph_node(self, request: Request, node: Node, run: _Run) -> GraphNode:
+        made = run.graph_nodes.get(node)
+        if made is None:
+            name, env = node.agent, request.env
+            made = GraphNode(name, env, node.document.get("agent") or {},  # copied when read
+                             lambda key: self.explain(name, env, key))
+            run.graph_nodes[node] = made
+        return made
 
     # -- caching ---------------------------------------------------------------------------
-    def _cached(self, key: Any) -> Any:
+    def _cached(self, key: Any, checked: dict[Dep, bool] | None = None) -> Any:
+        """The cached value while every dependency is fresh; `checked` remembers answers
+        within one graph, where most profiles share base, env and local files."""
         with self._lock:
             entry = self._profiles.get(key)
         if entry is None:
             return None
         deps, value = entry
-        if not all(dep.fresh(self) for dep in deps):
-            return None
+        for dep in deps:
+            fresh = checked.get(dep) if checked is not None else None
+            if fresh is None:
+                fresh = dep.fresh(self)
+                if checked is not None:
+                    checked[dep] = fresh
+            if not fresh:
+                return None
         return value
 
     def _store(self, key: Any, deps: tuple[Dep, ...], value: Any) -> None:

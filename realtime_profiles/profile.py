@@ -62,13 +62,22 @@ def _short(value: Any) -> str:
 @dataclass(frozen=True)
 class GraphNode:
     """Another profile's agent that this profile's agent reaches through handoffs: its
-    `agent:` section (empty when the profile has none), loaded in the same environment."""
+    `agent:` section (empty when the profile has none), loaded in the same environment.
+
+    `config` is a copy on every read: the section is shared with the loader's cache, and a
+    graph of many agents costs nothing to hand out until a section is read."""
 
     agent: str
     env: str | None
-    config: dict[str, Any]
+    _config: dict[str, Any] = field(repr=False)
     _explainer: Callable[[str], Explanation] | None = field(default=None, repr=False,
                                                             compare=False)
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The `agent:` section, your own copy."""
+        copied: dict[str, Any] = copy_json(self._config)
+        return copied
 
     def explain(self, key: str) -> Explanation:
         """Where `key` (dotted, e.g. `agent.tools[0]`) of that profile got its value."""
@@ -163,9 +172,7 @@ class Profile:
                        model_config=copy_json(self.model_config),
                        start_messages=copy_json(self.start_messages),
                        client_messages=copy_json(self.client_messages),
-                       agent_config=copy_json(self.agent_config),
-                       graph={name: replace(node, config=copy_json(node.config))
-                              for name, node in self.graph.items()})
+                       agent_config=copy_json(self.agent_config))
 
     def __repr__(self) -> str:
         graph = f", graph={sorted(self.graph)!r}" if self.graph else ""

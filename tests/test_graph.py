@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 from conftest import Tree
+from hypothesis import given
+from hypothesis import strategies as st
 
 from realtime_profiles import Loader, ProfileValidationError
 from realtime_profiles._graph import handoff_tool_name
@@ -339,3 +341,55 @@ def test_duplicate_tool_names_of_the_first_session_update_too(tree: Tree) -> Non
         ("model_config.initial_model_settings.tools[2]",
          "registers the tool name 'escalate', as "
          "model_config.initial_model_settings.tools[0] does")]
+
+
+@given(edges=st.lists(st.tuples(st.integers(0, 9), st.integers(0, 9)), max_size=30),
+       roots=st.lists(st.integers(0, 9), min_size=1, max_size=4))
+def test_closures_are_what_each_node_reaches(edges: list[tuple[int, int]],
+                                             roots: list[int]) -> None:
+    """Tarjan's components against a plain search, on random graphs (cycles, self-loops,
+    repeated edges), with the memo shared across roots as a validate run shares it."""
+    from realtime_profiles._graph import Node, closure
+
+    nodes = {i: Node(f"a{i}", {"agent": {"handoffs": [f"a{j}" for a, j in edges if a == i]}},
+                     True) for i in range(10)}
+    by_name = {n.agent: n for n in nodes.values()}
+    memo: dict[Node, object] = {}
+    for root in roots:
+        reach = closure(nodes[root], lambda n: [by_name[m] for m in n.names], memo)  # type: ignore[arg-type]
+        seen, todo = {root}, [root]
+        while todo:
+            current = todo.pop()
+            for a, b in edges:
+                if a == current and b not in seen:
+                    seen.add(b)
+                    todo.append(b)
+        assert set(reach.nodes) == {f"a{i}" for i in seen}
+        assert all(reach.nodes[name] is by_name[name] for name in reach.nodes)
+
+
+def test_check_all_says_what_check_says(tree: Tree) -> None:
+    root = tree({**GRAPH, "agents/lone.yaml": "agent:\n  handoffs: [faq, nobody]\n",
+                 "agents/triage.yaml": GRAPH["agents/triage.yaml"] + """
+        model_config:
+          initial_model_settings:
+            instructions: lost after a hand-back
+        """})
+    combos = [(a, "dev") for a in ("faq", "lone", "seats", "triage")]
+    together = Loader(root, environ=ENV).check_all(combos)
+    alone = [Loader(root, environ=ENV).check(a, e) for a, e in combos]
+    assert [r.problems for r in together] == [r.problems for r in alone]
+    assert [sorted(r.profile.graph) if r.profile else None for r in together] == \
+        [sorted(r.profile.graph) if r.profile else None for r in alone]
+    assert [r.ok for r in together] == [True, False, True, False]
+
+
+def test_a_graph_of_many_agents_hands_each_its_own_view(tree: Tree) -> None:
+    root = tree({f"agents/a{i}.yaml": f"agent:\n  handoffs: [a{(i + 1) % 5}]\n"
+                 for i in range(5)})
+    results = Loader(root, environ=ENV).check_all([(f"a{i}", None) for i in range(5)])
+    for i, result in enumerate(results):
+        assert result.profile is not None
+        assert sorted(result.profile.graph) == sorted(f"a{j}" for j in range(5) if j != i)
+        assert f"a{i}" not in result.profile.graph
+        assert len(result.profile.graph) == 4
