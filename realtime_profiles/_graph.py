@@ -4,7 +4,8 @@ A profile's `agent.handoffs` names other profiles' agents (`handoffs: [faq]` is 
 `agents/faq.yaml`, in the same environment). The session's graph is every agent reachable from
 the profile's own, cycles allowed (triage -> faq -> triage). The loader loads the profiles;
 this module judges them, as pure functions of their emitted documents and the tree's agent
-names, so the core still never imports the SDK. Its problems are unlocated and name the agent
+names (`member_findings`: each agent's own problems; `start_findings`: the session's first
+agent's), so the core still never imports the SDK. Its problems are unlocated and name the agent
 whose document holds the key (`Finding.owner`): the loader locates each in that profile.
 
 What it knows of the SDK (openai-agents 0.24, cited where used): the tool name a handoff
@@ -201,17 +202,6 @@ def way_back(start: str, nodes: Mapping[str, Node]) -> list[str]:
         if not best or len(candidate) < len(best):
             best = candidate
     return best
-
-
-def graph_findings(start: str, nodes: Mapping[str, Node], *,
-                   env: str | None, agents: Sequence[str],
-                   lint_severity: Severity = "warning",
-                   cache: dict[Any, list[Problem]] | None = None) -> Iterator[Finding]:
-    """Every problem of the graph started by `start`: in each node's handoffs and tools
-    (`member_findings`), and where the session starts (`start_findings`)."""
-    yield from member_findings(nodes, env=env, agents=agents, cache=cache,
-                               transient=nodes[start])
-    yield from start_findings(start, nodes, lint_severity)
 
 
 def member_findings(nodes: Mapping[str, Node], *, env: str | None, agents: Sequence[str],
@@ -414,5 +404,5 @@ def _initial_agent_settings(start: str, nodes: Mapping[str, Node],
                           f"keep one: agent.{key}", severity)
 
 
-__all__ = ["Closure", "Finding", "Node", "closure", "display_name", "graph_findings",
-           "handoff_tool_name", "member_findings", "start_findings", "targets"]
+__all__ = ["Closure", "Finding", "Node", "closure", "display_name", "handoff_tool_name",
+           "member_findings", "start_findings", "targets"]

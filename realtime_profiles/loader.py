@@ -14,6 +14,7 @@ from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, NamedTuple
 
 from . import _secrets
@@ -298,7 +299,8 @@ class Loader:
             start_messages=doc.get("start_messages") or [],
             client_messages=doc.get("client_messages") or [],
             agent_config=doc.get("agent") or {},
-            graph=graph.nodes,
+            graph=graph.nodes if isinstance(graph.nodes, _Without)
+            else MappingProxyType(dict(graph.nodes)),  # read-only: a cached profile shares it
             warnings=tuple(p for p in problems if p.severity == "warning"),
             _secrets=comp.secrets,
             _unset=dict(comp.unset),
@@ -316,35 +318,7 @@ class Loader:
         costs about what a tree without handoffs does (bench: see README, Agent graphs)."""
         tree = self.tree()
         start = Node(request.agent, comp.document, True)
-        if not start.names:
-            members: Mapping[str, Node] = {request.agent: start}
-            shared: list[Finding] = []
-            deps: tuple[Dep, ...] = ()
-            graph: Mapping[str, GraphNode] = {}
-        elif not request.overrides:  # this profile as a node is what the tree defines
-            node = self._graph_load(request, request.agent, tree, run)
-            assert node is not None
-            reach = closure(node, lambda n: self._successors(request, n, tree, run),
-                            run.closures)
-            members, shared, deps, graph = self._closure_facts(request, reach, tree, run)
-            graph = _Without(graph, request.agent)
-        else:  # overrides: this composition is the start; the rest as the tree defines it
-            nodes: dict[str, Node] = {}
-            for name in start.names:
-                target = self._graph_load(request, name, tree, run)
-                if target is not None:
-                    nodes.update(closure(target, lambda n: self._successors(
-                        request, n, tree, run), run.closures).nodes)
-            nodes[request.agent] = start
-            members = nodes
-            shared = list(member_findings(nodes, env=request.env, agents=tree.agents,
-                                          cache=run.findings, transient=start))
-            deps = tuple(dict.fromkeys(dep for name, n in nodes.items()
-                                       if name != request.agent for dep in run.node_deps[n]))
-            graph = {name: self._graph_node(request, n, run) for name, n in nodes.items()
-                     if name != request.agent}
-        if not start.names:
-            shared = list(member_findings(members, env=request.env, agents=tree.agents))
+        members, shared, deps, graph = self._members(request, start, tree, run)
         severity: Severity = "error" if strict else "warning"
         findings = [f for f in (*shared, *start_findings(request.agent, members, severity))
                     if self._checks or f.problem.severity == "error"]
@@ -356,6 +330,37 @@ class Loader:
                 locators[owner] = Locator(other.provenance)
             problems.append(locators[owner].attach(problem))
         return _Graph(graph, problems, deps)
+
+    def _members(self, request: Request, start: Node, tree: Tree, run: _Run) -> tuple[
+            Mapping[str, Node], list[Finding], tuple[Dep, ...], Mapping[str, GraphNode]]:
+        """The graph's nodes (the start included), their own problems, what the other
+        profiles depend on, and the other profiles' agents for `Profile.graph`."""
+        if not start.names:
+            members = {request.agent: start}
+            return members, list(member_findings(members, env=request.env,
+                                                 agents=tree.agents)), (), {}
+        if not request.overrides:  # this profile as a node is exactly what the tree defines
+            node = self._graph_load(request, request.agent, tree, run)
+            assert node is not None  # compose checked the name
+            reach = closure(node, lambda n: self._successors(request, n, tree, run),
+                            run.closures)
+            nodes, shared, deps, graph = self._closure_facts(request, reach, tree, run)
+            return nodes, shared, deps, _Without(graph, request.agent)
+        # overrides: this composition is the start, the others as the tree defines them
+        found: dict[str, Node] = {}
+        for name in start.names:
+            target = self._graph_load(request, name, tree, run)
+            if target is not None:
+                found.update(closure(target, lambda n: self._successors(request, n, tree, run),
+                                     run.closures).nodes)
+        found[request.agent] = start
+        shared = list(member_findings(found, env=request.env, agents=tree.agents,
+                                      cache=run.findings, transient=start))
+        deps = tuple(dict.fromkeys(dep for name, n in found.items() if name != request.agent
+                                   for dep in run.node_deps[n]))
+        graph = {name: self._graph_node(request, n, run) for name, n in found.items()
+                 if name != request.agent}
+        return found, shared, deps, graph
 
     def _closure_facts(self, request: Request, reach: Closure, tree: Tree,
                        run: _Run) -> tuple[Mapping[str, Node], list[Finding],
