@@ -1,9 +1,9 @@
 """realtime-profiles: layered, validated YAML profiles for OpenAI Agents SDK realtime sessions.
 
     from realtime_profiles import load_profile
-    profile = load_profile("support", env="prod")
-    runner = RealtimeRunner(agent, config=profile.run_config)
-    session = await runner.run(model_config=profile.model_config)
+    profile = load_profile("concierge", env="prod")
+    runner = profile.runner(registry)      # its agent graph, names bound (realtime_profiles.sdk)
+    session = await runner.run(model_config=profile.bind(registry).model_config)
 
 Names are imported on first use (PEP 562), so `realtime-profiles --help` does not pay for
 YAML and JSON Schema imports it never uses.

@@ -259,7 +259,9 @@ class Loader:
             writes = [replace(w, value=_secrets.MASK) for w in writes]
         else:  # `explain model_config`: the secrets inside are *** too
             value = _secrets.mask_below(value, path, hidden, copy_json)
-        return Explanation(render_path(path), value, tuple(writes), secret)
+        note = "no layer names the agent: the profile's agent name" \
+            if path == ("agent", "name") and get(comp.raw, path) is MISSING else None
+        return Explanation(render_path(path), value, tuple(writes), secret, note)
 
     # -- the source context (`_sources.Context`) -------------------------------------------
     def read_layer(self, source: Source, path: Path) -> tuple[Layer, StatKey | None]:

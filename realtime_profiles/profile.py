@@ -26,11 +26,13 @@ class Explanation:
     value: Any
     writes: tuple[Write, ...]
     secret: bool = False
+    note: str | None = None
+    """Where a value no layer wrote comes from (`agent.name`: the profile's agent name)."""
 
     def render(self) -> str:
         shown = _secrets.MASK if self.secret else _short(self.value)
         lines = [f"{self.key} = {shown}"]
-        if not self.writes:
+        if not self.writes and not self.note:
             lines.append("  (not set by any layer)")
         for number, write in enumerate(self.writes, 1):
             if write.op == "delete":
@@ -42,6 +44,8 @@ class Explanation:
             else:
                 detail = _secrets.MASK if self.secret else _short(write.value)
             lines.append(f"  {number}. {write.describe()}: {detail}")
+        if self.note:
+            lines.append(f"  ({self.note})")
         return "\n".join(lines)
 
     def __str__(self) -> str:

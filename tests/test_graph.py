@@ -393,3 +393,12 @@ def test_a_graph_of_many_agents_hands_each_its_own_view(tree: Tree) -> None:
         assert sorted(result.profile.graph) == sorted(f"a{j}" for j in range(5) if j != i)
         assert f"a{i}" not in result.profile.graph
         assert len(result.profile.graph) == 4
+
+
+def test_explain_says_where_a_default_agent_name_comes_from(tree: Tree) -> None:
+    root = tree({"agents/faq.yaml": "agent:\n  instructions: Answer.\n"})
+    explained = Loader(root, environ=ENV).explain("faq", None, "agent.name")
+    assert explained.render() == (
+        'agent.name = "faq"\n'
+        "  1. profiles/agents/faq.yaml:1:1 (agent): merged into\n"
+        "  (no layer names the agent: the profile's agent name)")
