@@ -259,13 +259,16 @@ def _agent_text(rng: random.Random, name: str, archetype: str) -> tuple[str, boo
     if rng.random() < 0.3:
         lines += ["  guardrails_settings:",
                   f"    debounce_text_length: {rng.choice((40, 80, 120))}"]
-    lines += ["", "model_config:",
-              "  # Instructions and tools belong here: the SDK applies them after the agent.",
-              "  initial_model_settings:",
-              f"    instructions: ${{file:prompts/{name}.md}}",
-              f"    tools: {_flow(rng.sample(TOOLS, rng.randint(1, 4)))}"]
-    if archetype == "concierge":
-        lines.append(f"    handoffs: {_flow(rng.sample(HANDOFFS, 2))}")
+    lines += ["", "# The agent itself: the SDK sends its own instructions and tools on every",
+              "# session.update, after handoffs too. The name is written out: the other",
+              "# implementations have no default for it.",
+              "agent:",
+              f"  name: {name}",
+              f"  instructions: ${{file:prompts/{name}.md}}",
+              f"  tools: {_flow(rng.sample(TOOLS, rng.randint(1, 4)))}"]
+    if archetype == "concierge":  # Handoffs registered in code, under their tool names
+        lines.append("  handoffs: [" + ", ".join(
+            f"{{handoff: transfer_to_{h}}}" for h in rng.sample(HANDOFFS, 2)) + "]")
     roll = rng.random()
     if roll < 0.3:
         lines += ["", "start_messages:", f"  - {rng.choice(GREETINGS)}"]
@@ -300,8 +303,9 @@ def _agent_env_text(rng: random.Random, name: str, env: str, own_preset: bool) -
         lines.append("    max_output_tokens: inf")
     lines += ["    tracing:", "      group_id: ${profile.agent}-${profile.env}"]
     if rng.random() < 0.5:
-        lines += ["model_config:", "  initial_model_settings:",
-                  f"    tools: {_flow([*rng.sample(TOOLS, 2), 'escalate_to_human'])}"]
+        lines += ["agent:",
+                  "  tools: " + _flow([*rng.sample([t for t in TOOLS if t != "escalate_to_human"],
+                                                   2), "escalate_to_human"])]
     del own_preset
     return "\n".join(lines) + "\n"
 

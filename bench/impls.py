@@ -1,5 +1,5 @@
 """The four implementations compared by run.py, each producing the emitted document
-`{run_config, model_config, start_messages, client_messages}` (empty sections left out,
+`{agent, run_config, model_config, start_messages, client_messages}` (empty sections left out,
 `start_messages` strings expanded to user messages) for one agent in one environment.
 
 (a) realtime-profiles: `Loader.load` / `load_profile`, and `Loader.check` for validate-all.
@@ -28,7 +28,7 @@ from typing import Any
 
 import yaml
 
-SECTIONS = ("run_config", "model_config", "start_messages", "client_messages")
+SECTIONS = ("agent", "run_config", "model_config", "start_messages", "client_messages")
 
 
 def emit(tree: dict[str, Any]) -> dict[str, Any]:

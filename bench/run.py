@@ -654,7 +654,7 @@ def render(results: dict[str, Any]) -> str:
     add("")
     add("Cold process (median of interleaved runs; wall clock incl. interpreter start)")
     base = c["import_trio"]["median_ms"]
-    for key, name in (("validate_shipped", "realtime-profiles validate (shipped tree, 9)"),
+    for key, name in (("validate_shipped", "realtime-profiles validate (shipped tree, 12)"),
                       ("validate_small", "realtime-profiles validate (10x3 tree, 30)"),
                       ("import_trio", 'python -c "import omegaconf, jsonschema, yaml"'),
                       ("import_omegaconf", 'python -c "import omegaconf"'),

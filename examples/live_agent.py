@@ -1,12 +1,14 @@
-"""A support agent whose realtime session is configured by a profile.
+"""A front desk with specialists, whose agents and session are configured by profiles.
 
     export OPENAI_API_KEY=sk-...
-    python examples/live_agent.py --env dev
+    python examples/live_agent.py --env dev            # or --agent support
 
-Loads `support` from ./profiles, binds the names it uses (tools, a guardrail) to the code
-below, opens a live session, sends the profile's start and client messages, and prints what
-the model says until it finishes its first answers. Audio is not played: this shows the
-wiring; a real app feeds `session.send_audio` from a microphone or a phone bridge.
+Loads `concierge` from ./profiles: its agent hands off to `support` and `billing`, which hand
+back, all defined in the profiles' `agent:` sections. Binds the names the graph uses (tools, a
+guardrail) to the code below, opens a live session, sends the profile's start and client
+messages, and prints what the model says until it finishes its first answers. Audio is not
+played: this shows the wiring; a real app feeds `session.send_audio` from a microphone or a
+phone bridge (and passes a `RealtimePlaybackTracker` per call to `profile.bind`).
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ import sys
 from typing import Any
 
 from agents import GuardrailFunctionOutput, RunContextWrapper
-from agents.realtime import RealtimeAgent
 from websockets.exceptions import WebSocketException
 
 from realtime_profiles import ProfileError, load_profile
@@ -46,6 +47,12 @@ def escalate_to_human(reason: str) -> str:
     return "A human will join shortly."
 
 
+@registry.tool
+def lookup_invoice(invoice_id: str) -> str:
+    """Look up an invoice by its id and return what it charges."""
+    return f"Invoice {invoice_id}: 42.00 for the March subscription, paid by card."
+
+
 @registry.output_guardrail
 def no_refund_promises(ctx: RunContextWrapper[Any], agent: Any,
                        output: str) -> GuardrailFunctionOutput:
@@ -54,10 +61,9 @@ def no_refund_promises(ctx: RunContextWrapper[Any], agent: Any,
     return GuardrailFunctionOutput(output_info=None, tripwire_triggered=promised)
 
 
-async def run(env: str, root: str, seconds: float) -> None:
-    profile = load_profile("support", env=env, root=root)
-    agent = RealtimeAgent(name="support")  # instructions and tools come from the profile
-    runner = profile.runner(agent, registry)
+async def run(agent: str, env: str, root: str, seconds: float) -> None:
+    profile = load_profile(agent, env=env, root=root)
+    runner = profile.runner(registry)  # the agent graph, built from the profiles
     session = await runner.run(model_config=profile.bind(registry).model_config)
     async with session:
         await send_initial_messages(session, profile)
@@ -77,13 +83,14 @@ async def run(env: str, root: str, seconds: float) -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description="Run the support agent live.")
+    parser = argparse.ArgumentParser(description="Run the concierge (or another agent) live.")
+    parser.add_argument("--agent", default="concierge")
     parser.add_argument("--env", default=os.environ.get("REALTIME_PROFILES_ENV", "dev"))
     parser.add_argument("--root", default="profiles")
     parser.add_argument("--seconds", type=float, default=20.0)
     args = parser.parse_args()
     try:
-        asyncio.run(run(args.env, args.root, args.seconds))
+        asyncio.run(run(args.agent, args.env, args.root, args.seconds))
     except ProfileError as exc:  # e.g. OPENAI_API_KEY unset: named, no traceback
         print(exc, file=sys.stderr)
         return exc.exit_code

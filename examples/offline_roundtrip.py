@@ -2,21 +2,35 @@
 
     python examples/offline_roundtrip.py support --env prod
     python examples/offline_roundtrip.py phone --env dev model_settings.voice=verse --all
+    python examples/offline_roundtrip.py concierge --env prod \
+        --call transfer_to_support_agent --call transfer_to_concierge
 
 The profile goes through the real openai-agents SDK (RealtimeRunner, RealtimeSession and
-OpenAIRealtimeWebSocketModel); only the websocket is replaced by an in-memory one. Tools,
-handoffs and guardrails named in the profile get stand-ins, since their code lives in your app.
+OpenAIRealtimeWebSocketModel); only the websocket is replaced by an in-memory one. The session
+starts with the profile's agent graph (`profile.realtime_agent`); `--call NAME` plays the model
+calling a tool or handoff, in order, and shows what the SDK sends after each. Tools, handoffs,
+guardrails (and every other name) in the profile get stand-ins, since their code lives in
+your app.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import sys
+from typing import Any
 
 from realtime_profiles import Loader, ProfileError
-from realtime_profiles.offline import capture, stand_ins
+from realtime_profiles.offline import open_session, stand_ins
+
+
+async def frames_of(profile: Any, calls: list[str]) -> list[dict[str, Any]]:
+    async with open_session(profile, stand_ins(profile)) as offline:
+        for name in calls:
+            await offline.call_tool(name)
+        return list(offline.frames)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,6 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--all", action="store_true",
                         help="every frame (start messages, response.create), not only "
                              "session.update")
+    parser.add_argument("--call", action="append", default=[], metavar="TOOL",
+                        help="the model calls this tool or handoff (repeatable, in order)")
     parser.add_argument("overrides", nargs="*", metavar="OVERRIDE")
     args = parser.parse_intermixed_args(argv)
 
@@ -36,8 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         print(problem.render(), file=sys.stderr)
     if result.profile is None:
         return 1
-    profile = result.profile
-    frames = capture(profile, registry=stand_ins(profile)).frames
+    frames = asyncio.run(frames_of(result.profile, args.call))
     shown = frames if args.all else [f for f in frames if f.get("type") == "session.update"]
     print(json.dumps(shown, indent=2))
     return 0

@@ -1,9 +1,9 @@
 """realtime-profiles: layered, validated YAML profiles for OpenAI Agents SDK realtime sessions.
 
     from realtime_profiles import load_profile
-    profile = load_profile("support", env="prod")
-    runner = RealtimeRunner(agent, config=profile.run_config)
-    session = await runner.run(model_config=profile.model_config)
+    profile = load_profile("concierge", env="prod")
+    runner = profile.runner(registry)      # its agent graph, names bound (realtime_profiles.sdk)
+    session = await runner.run(model_config=profile.bind(registry).model_config)
 
 Names are imported on first use (PEP 562), so `realtime-profiles --help` does not pay for
 YAML and JSON Schema imports it never uses.
@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ._build import build_bundle
     from ._layer import Source
+    from ._plugins import Plugin
     from ._provenance import Write
     from ._resolvers import Resolver
     from .bundle import Bundle, BundleError
@@ -51,6 +52,7 @@ _EXPORTS = {
     "Severity": "errors",
     "UsageError": "errors",
     "Source": "_layer",
+    "Plugin": "_plugins",
     "Write": "_provenance",
     "Resolver": "_resolvers",
 }
@@ -63,6 +65,7 @@ __all__ = [
     "LayerSyntaxError",
     "Loader",
     "Mark",
+    "Plugin",
     "Problem",
     "Profile",
     "ProfileError",

@@ -93,7 +93,7 @@ def _combination_file(loader: Loader, combination: _matrix.Combination,
     from ._sources import Request
 
     request = Request(combination.agent, combination.env, (), combination.facets)
-    result, comp = loader._check_composed(request, strict)
+    result, comp, _ = loader._check_composed(request, strict)
     profile = result.profile                                 # the composition's raw tree
     assert profile is not None  # the tree validated
     document = profile.document()
@@ -128,6 +128,9 @@ def _combination_file(loader: Loader, combination: _matrix.Combination,
         "warnings": [_problem_data(p) for p in profile.warnings
                      if p.code != "secret-unavailable"],
         "plan": plan_data(comp.plan),
+        # the agents it hands off to, as the profile's graph (no secrets: agent sections)
+        "graph": {name: {"env": node.env, "agent": node.config}
+                  for name, node in sorted(profile.graph.items())},
     }
     return file_name(combination), data, problems
 

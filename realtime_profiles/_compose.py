@@ -87,6 +87,7 @@ def compose(request: Request, tree: Tree, context: Context, *,
     resolution = interpolator.resolve(DOCUMENT_SECTIONS)
     document = resolution.tree
     _expand_shorthand(document)
+    _default_agent_name(document, request.agent)
     problems = [p for layer in layers for p in layer.problems]
     problems.extend(gathered.problems)
     problems.extend(_facets.misplaced(layers))
@@ -188,6 +189,14 @@ def _resolver_deps(interpolator: Interpolator, root: Path,
             path = root / args[0]
             deps.append(FileDep(str(path), stat_key(path)))
     return deps
+
+
+def _default_agent_name(document: dict[str, Any], agent: str) -> None:
+    """An `agent:` section without `name` is the profile's agent: `agents/faq.yaml` builds a
+    RealtimeAgent named `faq`, handed off to as `transfer_to_faq`."""
+    section = document.get("agent")
+    if isinstance(section, dict) and "name" not in section:
+        section["name"] = agent
 
 
 def _expand_shorthand(document: dict[str, Any]) -> None:

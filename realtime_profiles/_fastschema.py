@@ -282,6 +282,14 @@ def _unique_items(compiler: _Compiler, spec: Any) -> Check:
         all(isinstance(i, str) for i in v) and len(set(v)) == len(v))
 
 
+def _not(compiler: _Compiler, spec: Any) -> Check:
+    # Only `not: {}` (nothing is valid: a field that holds code): a predicate that answers
+    # "certainly valid" or "don't know" cannot be negated soundly in general.
+    if spec is True or spec == {}:
+        return lambda v: False
+    raise Unsupported("not")
+
+
 _KEYWORDS: Final[dict[str, Callable[[_Compiler, Any], Check]]] = {
     "$ref": _ref,
     "type": _type,
@@ -296,4 +304,5 @@ _KEYWORDS: Final[dict[str, Callable[[_Compiler, Any], Check]]] = {
     "minItems": _min_items,
     "pattern": _pattern,
     "uniqueItems": _unique_items,
+    "not": _not,
 }

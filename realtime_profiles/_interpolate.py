@@ -465,7 +465,8 @@ class Interpolator:
         if resolver is None:
             self._problem(path, "unknown-resolver", f"unknown resolver {name!r} in {text!r}",
                           mean(did_you_mean(name, self.resolvers)) or
-                          "known: " + ", ".join(sorted(self.resolvers)))
+                          "known: " + ", ".join(sorted(self.resolvers)) + "; add one with "
+                          "Loader(resolvers=...), or on the command line --plugin module:attr")
             raise _Failed
         self.calls.append((name, args))
         try:

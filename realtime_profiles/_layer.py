@@ -15,9 +15,11 @@ from typing import Any, Final, Literal
 from ._paths import PathKey
 from .errors import Mark, Problem
 
-DOCUMENT_SECTIONS: Final = ("run_config", "model_config", "start_messages", "client_messages")
-"""What a profile emits."""
-SECTIONS: Final = ("vars", *DOCUMENT_SECTIONS)
+DOCUMENT_SECTIONS: Final = ("agent", "run_config", "model_config", "start_messages",
+                             "client_messages")
+"""What a profile emits (`agent`: what the RealtimeAgent takes that is data)."""
+SECTIONS: Final = ("vars", "run_config", "model_config", "start_messages", "client_messages",
+                   "agent")
 """What values live in: the emitted sections and `vars` (overrides address these)."""
 CONTROL_SECTIONS: Final = ("facets", "overridable", "fingerprint")
 """What the loader itself reads (facet declarations, the per-call contract, fingerprint

@@ -78,11 +78,10 @@ def agent_owned_settings(doc: Mapping[str, Any]) -> Iterator[Problem]:
     for key in AGENT_OWNED:
         if key not in settings:
             continue
-        # initial_model_settings is applied after the agent for the first session.update
-        # only; a handoff or update_agent rebuilds from the agent (session.py).
-        where = (f"set it on the RealtimeAgent, or in model_config.initial_model_settings.{key} "
-                 f"(applied after the agent when the session starts; a handoff or update_agent "
-                 f"later applies the agent's own)")
+        # The agent's own value is what the SDK sends on every session.update, handoffs
+        # included; initial_model_settings would apply to the first one only (session.py).
+        where = (f"set agent.{key}: the SDK sends the agent's own {key} on every "
+                 f"session.update, after handoffs too")
         if key == "prompt":  # replaced only when the agent has a prompt of its own
             yield finding((*RUN, key), "agent-owned",
                    "is replaced by the agent's prompt whenever the RealtimeAgent sets one",

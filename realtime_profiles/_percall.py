@@ -65,6 +65,7 @@ def call_profile(base: Profile, plan: _calls.Plan | None, call_overrides: Mappin
         model_config=document.get("model_config") or {},
         start_messages=document.get("start_messages") or [],
         client_messages=document.get("client_messages") or [],
+        agent_config=document.get("agent") or {},
         warnings=tuple(sorted_problems([*base.warnings, *problems])),
         facets=dict(base.facets),
         fingerprint=fingerprint,

@@ -1,11 +1,14 @@
-"""TypedDict -> JSON Schema (draft 2020-12), generic and SDK-agnostic.
+"""TypedDict (and dataclass, and function signature) -> JSON Schema (draft 2020-12), generic
+and SDK-agnostic.
 
 Why our own generator and not pydantic's `TypeAdapter(...).json_schema()`: on the SDK's
 TypedDicts pydantic stops at unresolved forward references (`AgentBase` behind `Handoff`),
 would describe tool and guardrail *objects* where a profile can only hold names, ignores
 attribute docstrings of classes we do not own, and flattens `Literal[...] | str` open enums
 to plain strings, losing the known values we warn against. This module does those four things
-and nothing else; SDK specifics (overlays, registries) live in `sdk_schema`.
+and nothing else; SDK specifics (overlays, registries) live in `sdk_schema`. Dataclasses
+(`RealtimeAgent`) and a function's keyword parameters (`realtime_handoff`) are described the same
+way: a closed object, one property per field or parameter, required where there is no default.
 
 Generation runs when the schema is regenerated, never when a profile is loaded.
 """
@@ -14,8 +17,10 @@ from __future__ import annotations
 
 import ast
 import collections.abc
+import dataclasses
 import inspect
 import itertools
+import re
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -42,8 +47,17 @@ class UnsupportedTypeError(TypeError):
 def attribute_docstrings(cls: type) -> dict[str, str]:
     """Docstrings written under annotated attributes (`x: int` then `\"\"\"doc\"\"\"`).
 
-    Python keeps no record of them at run time; the source is the only place they live.
+    Python keeps no record of them at run time; the source is the only place they live. A
+    dataclass inherits fields, so its bases are read too (a subclass's docstring wins).
     """
+    docs: dict[str, str] = {}
+    for base in reversed(cls.__mro__):
+        if base is cls or dataclasses.is_dataclass(base):
+            docs.update(_own_attribute_docstrings(base))
+    return docs
+
+
+def _own_attribute_docstrings(cls: type) -> dict[str, str]:
     try:
         source = inspect.getsource(cls)
     except (OSError, TypeError):
@@ -62,8 +76,36 @@ def attribute_docstrings(cls: type) -> dict[str, str]:
                 and isinstance(following.value, ast.Constant)
                 and isinstance(following.value.value, str)
             ):
-                docs[current.target.id] = inspect.cleandoc(following.value.value)
+                docs[current.target.id] = inspect.cleandoc(following.value.value).strip()
         break
+    return docs
+
+
+_ARG_LINE = re.compile(r"^(\w+)(?: \([^)]*\))?: (.*)$")
+
+
+def parameter_docstrings(function: Callable[..., Any]) -> dict[str, str]:
+    """Each parameter's text from a Google-style `Args:` section (continuation lines joined),
+    which is how the SDK documents its functions."""
+    doc = inspect.getdoc(function) or ""
+    docs: dict[str, str] = {}
+    current: str | None = None
+    in_args = False
+    for line in doc.splitlines():
+        if line.strip() == "Args:":
+            in_args = True
+            continue
+        if not in_args:
+            continue
+        if line and not line.startswith(" "):  # the next section (`Returns:`, `Note: ...`)
+            break
+        match = _ARG_LINE.match(line.strip()) if line.startswith("    ") and \
+            not line.startswith("     ") else None
+        if match:
+            current = match.group(1)
+            docs[current] = match.group(2).strip()
+        elif current and line.strip():
+            docs[current] = f"{docs[current]} {line.strip()}"
     return docs
 
 
@@ -88,7 +130,9 @@ class SchemaBuilder:
     `field_overrides["Class.field"]` replaces a field's generated schema (description kept);
     `field_constraints["Class.field"]` adds keywords to it (e.g. `minimum`);
     `opaque` maps types with no JSON form (callables, classes) to a schema, or None to refuse;
-    `open_classes` lists TypedDicts that accept extra keys (`additionalProperties: true`).
+    `open_classes` lists TypedDicts that accept extra keys (`additionalProperties: true`);
+    `localns` resolves forward references a class's module imports only for type checking
+    (`RealtimeAgent` names `MCPServer` under `if TYPE_CHECKING`).
     """
 
     def __init__(
@@ -100,8 +144,10 @@ class SchemaBuilder:
         field_notes: Mapping[str, str] | None = None,
         opaque: OpaqueHook | None = None,
         open_classes: frozenset[str] = frozenset(),
+        localns: Mapping[str, Any] | None = None,
     ) -> None:
         self.defs: dict[str, JSONSchema] = {}
+        self._localns = dict(localns or {})
         self._aliases = dict(aliases or {})
         self._overrides = dict(field_overrides or {})
         self._constraints = dict(field_constraints or {})
@@ -132,7 +178,7 @@ class SchemaBuilder:
             return {}
         if tp in _SCALARS:
             return dict(_SCALARS[tp])
-        if is_typeddict(tp):
+        if is_typeddict(tp) or (isinstance(tp, type) and dataclasses.is_dataclass(tp)):
             return self._typeddict_ref(tp)
         origin = get_origin(tp)
         if origin is Literal:
@@ -184,12 +230,36 @@ class SchemaBuilder:
         return {"$ref": f"#/$defs/{name}"}
 
     def _typeddict_schema(self, cls: type) -> JSONSchema:
-        hints = typing.get_type_hints(cls, include_extras=True)
-        docs = attribute_docstrings(cls)
-        total = getattr(cls, "__total__", True)
+        hints = typing.get_type_hints(cls, localns=self._localns, include_extras=True)
+        if dataclasses.is_dataclass(cls):  # fields, in order; required: those without default
+            fields = dataclasses.fields(cls)
+            hints = {f.name: hints[f.name] for f in fields}
+            required = [f.name for f in fields if f.default is dataclasses.MISSING
+                        and f.default_factory is dataclasses.MISSING]
+        else:
+            total = getattr(cls, "__total__", True)
+            required = [f for f, hint in hints.items() if _is_required(hint, total)]
+        return self._object_schema(cls.__name__, cls.__doc__, hints, required,
+                                   attribute_docstrings(cls))
+
+    def function_schema(self, name: str, function: Callable[..., Any],
+                        description: str | None = None) -> JSONSchema:
+        """`$defs[name]`: an object of `function`'s parameters (what a profile can pass to it),
+        with the `Args:` docstring as descriptions; a reference to it is returned."""
+        hints = typing.get_type_hints(function, localns=self._localns, include_extras=True)
+        hints.pop("return", None)
+        parameters = inspect.signature(function).parameters
+        required = [p for p, param in parameters.items()
+                    if param.default is inspect.Parameter.empty and p in hints]
+        self.defs[name] = self._object_schema(name, description, hints, required,
+                                              parameter_docstrings(function))
+        return {"$ref": f"#/$defs/{name}"}
+
+    def _object_schema(self, name: str, doc: str | None, hints: Mapping[str, Any],
+                       required: list[str], docs: Mapping[str, str]) -> JSONSchema:
         properties: dict[str, JSONSchema] = {}
         for field_name, hint in hints.items():
-            key = f"{cls.__name__}.{field_name}"
+            key = f"{name}.{field_name}"
             if key in self._overrides:
                 self._used_overrides.add(key)
                 field_schema = dict(self._overrides[key])
@@ -206,13 +276,12 @@ class SchemaBuilder:
                 field_schema = {"description": description, **field_schema}
             properties[field_name] = field_schema
         schema: JSONSchema = {"type": "object"}
-        if cls.__doc__:
-            schema["description"] = inspect.cleandoc(cls.__doc__)
+        if doc:
+            schema["description"] = inspect.cleandoc(doc)
         schema["properties"] = properties
-        ordered_required = [f for f, hint in hints.items() if _is_required(hint, total)]
-        if ordered_required:
-            schema["required"] = ordered_required
-        schema["additionalProperties"] = cls.__name__ in self._open
+        if required:
+            schema["required"] = required
+        schema["additionalProperties"] = name in self._open
         return schema
 
 

@@ -234,6 +234,102 @@ FIELD_CONSTRAINTS: dict[str, JSONSchema] = {
 # in its docstring ("Allows extra vendor keys"); unknown keys there are warnings, not errors.
 OPEN_CLASSES = frozenset({"RealtimeTurnDetectionConfig"})
 
+# -- the `agent:` section: RealtimeAgent's dataclass fields, and realtime_handoff()'s options ----
+# Nothing in the types says which fields are data: each one is decided here, with the reason.
+# Data: name, handoff_description, instructions (a string), prompt, mcp_config's two flags.
+# Names bound by the registry: tools, mcp_servers, output_guardrails, a registered Handoff.
+# Names of other profiles' agents: handoffs (`x-agent`), built from those profiles.
+# Code, refused with a pointer to where it goes: hooks, mcp_config.failure_error_function,
+# realtime_handoff's on_handoff and input_type.
+
+def _code_only(message: str, suggestion: str) -> JSONSchema:
+    """A field that holds code: any value is refused, saying where the code goes instead."""
+    return {"not": {}, "x-code": True,
+            "x-errors": {"not": {"message": message, "suggestion": suggestion}}}
+
+
+def _agent_name() -> JSONSchema:
+    """The name of another profile's agent (a file or folder under agents/)."""
+    return {"type": "string", "minLength": 1, "x-agent": True}
+
+
+_REGISTERED_HANDOFF = (
+    "register it with Registry().handoff(...) and list it as {handoff: <its tool name>}"
+)
+
+AGENT_OVERRIDES: dict[str, JSONSchema] = {
+    # A function is code; a string is the whole system prompt.
+    "RealtimeAgent.instructions": {"anyOf": [{"type": "string"}, {"type": "null"}]},
+    "RealtimeAgent.tools": _registry_list("tool"),
+    "RealtimeAgent.mcp_servers": _registry_list("mcp_server"),
+    "RealtimeAgent.output_guardrails": _registry_list("output_guardrail"),
+    # Another profile's agent by its profile name, or one with realtime_handoff()'s options.
+    "RealtimeAgent.handoffs": {
+        "type": "array",
+        "items": {"anyOf": [_agent_name(), {"$ref": "#/$defs/RealtimeHandoff"}]},
+    },
+    # Nothing in agents/realtime reads `agent.hooks` in 0.24 (the session never calls them).
+    "RealtimeAgent.hooks": _code_only(
+        "is code, not data: agent hooks are objects (and the realtime session does not call "
+        "them in openai-agents 0.24)",
+        "set hooks on the agent in Python: profile.realtime_agent(registry).hooks = ..."),
+    "MCPConfig.failure_error_function": _code_only(
+        "is code, not data: a function that formats MCP tool failures",
+        "set it in Python on the agent's mcp_config"),
+    "RealtimeHandoff.agent": _agent_name(),
+    "RealtimeHandoff.on_handoff": _code_only(
+        "is code, not data: a callback run when the handoff happens", _REGISTERED_HANDOFF),
+    "RealtimeHandoff.input_type": _code_only(
+        "is code, not data: a Python type the handoff input is validated against",
+        _REGISTERED_HANDOFF),
+    # A callable is code; true/false is data.
+    "RealtimeHandoff.is_enabled": {"type": "boolean"},
+}
+
+AGENT_NOTES: dict[str, str] = {
+    "RealtimeAgent.name": (
+        "Defaults to the profile's agent name. A handoff to this agent is the tool "
+        "transfer_to_<name>, lower-cased, every character but letters, digits and _ "
+        "replaced by _ (the SDK's Handoff.default_tool_name)."
+    ),
+    "RealtimeAgent.instructions": (
+        "In a profile: a string (${file:...} for a prompt file). Instructions computed by a "
+        "function are code: give the built agent its function in Python."
+    ),
+    "RealtimeAgent.tools": _REGISTRY_NOTE.format(what="tool names"),
+    "RealtimeAgent.mcp_servers": _REGISTRY_NOTE.format(
+        what="names of MCP servers (connected by your application)"),
+    "RealtimeAgent.output_guardrails": _REGISTRY_NOTE.format(what="guardrail names"),
+    "RealtimeAgent.handoffs": (
+        "In a profile: the name of another profile's agent (its file under agents/, loaded "
+        "in the same environment), or a mapping with realtime_handoff()'s options, or "
+        "{handoff: name} for a Handoff registered in the realtime_profiles.sdk.Registry."
+    ),
+    "RealtimeHandoff.agent": "In a profile: the name of another profile's agent.",
+    "RealtimeHandoff.is_enabled": "A callable is code: register a Handoff built in Python.",
+}
+
+AGENT_CONSTRAINTS: dict[str, JSONSchema] = {
+    # An empty name makes the handoff tool `transfer_to_`.
+    "RealtimeAgent.name": {"minLength": 1},
+}
+
+# Our own key in a handoff mapping (not a realtime_handoff() parameter): `x-not-in-sdk`
+# keeps it out of the drift comparison with the SDK's signature.
+REGISTERED_HANDOFF: JSONSchema = {
+    "description": (
+        "The tool name of a Handoff registered in the realtime_profiles.sdk.Registry (built "
+        "in Python: on_handoff callbacks, input types, callable is_enabled). Instead of agent."
+    ),
+    **_registry_name("handoff"),
+    "x-not-in-sdk": True,
+}
+
+HANDOFF_DESCRIPTION = (
+    "A handoff with realtime_handoff()'s options: `agent` (another profile's agent) or "
+    "`handoff` (a registered Handoff), exactly one of the two."
+)
+
 def _opaque(tp: Any) -> JSONSchema | None:
     """Callables and SDK classes have no JSON form; the overlay replaces every such field.
 
@@ -245,8 +341,9 @@ def _opaque(tp: Any) -> JSONSchema | None:
 
 def sdk_types() -> dict[str, Any]:
     """The SDK's TypedDicts and aliases this schema covers, by name."""
+    from agents.agent import MCPConfig
     from agents.prompts import Prompt
-    from agents.realtime import config, model
+    from agents.realtime import RealtimeAgent, config, model
 
     return {
         "RealtimeRunConfig": config.RealtimeRunConfig,
@@ -267,29 +364,45 @@ def sdk_types() -> dict[str, Any]:
         "RealtimeUserInputMessage": config.RealtimeUserInputMessage,
         "RealtimeClientMessage": config.RealtimeClientMessage,
         "Prompt": Prompt,
+        "MCPConfig": MCPConfig,
+        "RealtimeAgent": RealtimeAgent,
     }
+
+
+def sdk_localns() -> dict[str, Any]:
+    """Names the SDK's modules import only under TYPE_CHECKING, which `get_type_hints` needs
+    to resolve RealtimeAgent's annotations (agents/agent.py imports MCPServer that way)."""
+    from agents.mcp import MCPServer
+
+    return {"MCPServer": MCPServer}
 
 
 def build_document_schema() -> JSONSchema:
     """Generate the schema of the emitted profile document from the installed SDK."""
     # Over 60 lines because most of it is the document's own literal (its title, description
     # and four sections), kept whole so the generated file reads like this function.
-    from agents.realtime import config
+    from agents.realtime import config, realtime_handoff
 
     builder = SchemaBuilder(
         aliases={"RealtimeModelName": config.RealtimeModelName},
-        field_overrides=FIELD_OVERRIDES,
-        field_constraints=FIELD_CONSTRAINTS,
-        field_notes=FIELD_NOTES,
+        field_overrides={**FIELD_OVERRIDES, **AGENT_OVERRIDES},
+        field_constraints={**FIELD_CONSTRAINTS, **AGENT_CONSTRAINTS},
+        field_notes={**FIELD_NOTES, **AGENT_NOTES},
         opaque=_opaque,
         open_classes=OPEN_CLASSES,
+        localns=sdk_localns(),
     )
     builder.defs["RealtimeAudioFormat"] = copy.deepcopy(AUDIO_FORMAT)
     roots = sdk_types()
     # The transcription config is only reached through an overlay ($ref or null): name it.
     for name in ("RealtimeRunConfig", "RealtimeModelConfig", "RealtimeUserInputMessage",
-                 "RealtimeClientMessage", "RealtimeInputAudioTranscriptionConfig"):
+                 "RealtimeClientMessage", "RealtimeInputAudioTranscriptionConfig",
+                 "RealtimeAgent"):
         builder.schema_for(roots[name])
+    builder.function_schema("RealtimeHandoff", realtime_handoff, HANDOFF_DESCRIPTION)
+    handoff = builder.defs["RealtimeHandoff"]
+    handoff.pop("required", None)  # `agent` or `handoff`: checked with the graph, located
+    handoff["properties"]["handoff"] = copy.deepcopy(REGISTERED_HANDOFF)
     # Closed where the wire types are closed (see the two functions above); generated from
     # the installed openai package, so `schema --check` notices when they change.
     builder.defs["RealtimeReasoningConfig"]["properties"]["effort"] = {
@@ -322,6 +435,14 @@ def build_document_schema() -> JSONSchema:
         ),
         "type": "object",
         "properties": {
+            "agent": {
+                "description": (
+                    "The session's RealtimeAgent as data (realtime_profiles.sdk builds it: "
+                    "profile.realtime_agent(registry)); its handoffs name other profiles' "
+                    "agents, so what the profile says about an agent survives every handoff."
+                ),
+                "$ref": "#/$defs/RealtimeAgent",
+            },
             "run_config": {"$ref": "#/$defs/RealtimeRunConfig"},
             "model_config": {"$ref": "#/$defs/RealtimeModelConfig"},
             "start_messages": {
@@ -446,18 +567,29 @@ def _relaxed_value(schema: JSONSchema) -> JSONSchema:
 
 
 def sdk_field_sets() -> dict[str, list[str]]:
-    """Each covered SDK TypedDict's field names, straight from the installed SDK."""
-    return {
-        name: list(typing.get_type_hints(tp))
-        for name, tp in sdk_types().items()
-        if isinstance(tp, type) and hasattr(tp, "__annotations__")
-    }
+    """Each covered SDK type's field names, straight from the installed SDK: a TypedDict's
+    keys, a dataclass's fields, and `realtime_handoff`'s parameters (as `RealtimeHandoff`)."""
+    import dataclasses
+    import inspect
+
+    from agents.realtime import realtime_handoff
+
+    sets: dict[str, list[str]] = {}
+    for name, tp in sdk_types().items():
+        if dataclasses.is_dataclass(tp):
+            sets[name] = [f.name for f in dataclasses.fields(tp)]
+        elif isinstance(tp, type) and hasattr(tp, "__annotations__"):
+            sets[name] = list(typing.get_type_hints(tp))
+    sets["RealtimeHandoff"] = list(inspect.signature(realtime_handoff).parameters)
+    return sets
 
 
 def schema_field_sets(document: Mapping[str, Any]) -> dict[str, list[str]]:
-    """Each `$defs` object's property names as recorded in a schema file."""
+    """Each `$defs` object's property names as recorded in a schema file (our own additions,
+    marked `x-not-in-sdk`, left out)."""
     return {
-        name: list(schema.get("properties", {}))
+        name: [k for k, v in schema.get("properties", {}).items()
+               if not (isinstance(v, dict) and v.get("x-not-in-sdk"))]
         for name, schema in document.get("$defs", {}).items()
         if schema.get("type") == "object" and "properties" in schema
     }

@@ -391,6 +391,11 @@ def _pattern(error: ValidationError, ctx: _Context) -> Iterator[Problem]:
                  f"not match {error.validator_value!r}")
 
 
+def _not(error: ValidationError, ctx: _Context) -> Iterator[Problem]:
+    # The schema says `not: {}` where a field holds code; its `x-errors` says what instead.
+    yield ctx.at(error, _path(error), "code-not-data", "cannot be set in a profile")
+
+
 def _unknown_keyword(error: ValidationError, ctx: _Context) -> Iterator[Problem]:
     yield ctx.at(error, _path(error), str(error.validator),
                  f"fails {error.validator}: {error.validator_value!r}")
@@ -412,6 +417,7 @@ _CONVERTERS: Final[Mapping[str, Converter]] = {
     "uniqueItems": _unique_items,
     "minLength": _min_length,
     "pattern": _pattern,
+    "not": _not,
 }
 
 

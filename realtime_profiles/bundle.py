@@ -21,6 +21,7 @@ import re
 import threading
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Final
 
 from .errors import (
@@ -32,7 +33,7 @@ from .errors import (
     did_you_mean,
     mean,
 )
-from .profile import Profile
+from .profile import GraphNode, Profile
 
 FORMAT: Final = 1
 MANIFEST: Final = "manifest.json"
@@ -135,6 +136,8 @@ class Bundle:
             model_config=document.get("model_config") or {},
             start_messages=document.get("start_messages") or [],
             client_messages=document.get("client_messages") or [],
+            agent_config=document.get("agent") or {},
+            graph=data["__graph"],
             warnings=data["__warnings"],
             facets=dict(data["facets"]), fingerprint=data["fingerprint"],
             _secrets=tuple(secrets),
@@ -261,6 +264,9 @@ class _State:
                                   "bundle is being updated, or was changed after it was built")
             cached = json.loads(data)
             cached["__warnings"] = tuple(_problem(w) for w in cached["warnings"])
+            cached["__graph"] = MappingProxyType({  # read-only: every load shares it
+                name: GraphNode(name, node["env"], node["agent"])
+                for name, node in cached.get("graph", {}).items()})
             self._files[name] = cached
         return cached
 

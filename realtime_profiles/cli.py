@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
     from ._matrix import Combination
+    from ._plugins import Loaded
     from .errors import Problem
     from .loader import Loader
     from .profile import CheckResult
@@ -35,8 +36,14 @@ overrides (show, explain):
   ~key           delete a key                        ~model_settings.tracing
   key+=[a,b]     append to a list                    model_settings.output_guardrails+=[x]
   Keys are relative to run_config unless they start with run_config., model_config.,
-  vars., start_messages or client_messages. Values are YAML: true, 0.5, [audio],
+  agent., vars., start_messages or client_messages. Values are YAML: true, 0.5, [audio],
   {type: server_vad}; quote to keep a string: model_settings.voice="'123'".
+
+plugins:
+  --plugin module:attr     your resolvers (${name:...}) and Registry; repeatable. Also read
+                           from [tool.realtime-profiles] plugins = [...] in pyproject.toml
+                           (the nearest, from here up) unless --no-plugins. A Registry makes
+                           validate and show check every tool, handoff, guardrail ... name.
 
 environment:
   REALTIME_PROFILES_ROOT   default for --root (else ./profiles)
@@ -94,6 +101,11 @@ def _parser(stdout: TextIO | None = None) -> argparse.ArgumentParser:
                         help="profile tree (default: $REALTIME_PROFILES_ROOT or ./profiles)")
     parser.add_argument("--no-local", action="store_true",
                         help="ignore the untracked local.yaml (what CI sees)")
+    parser.add_argument("--plugin", action="append", dest="plugins", default=[],
+                        metavar="MODULE:ATTR",
+                        help="load resolvers and a Registry from your code (repeatable)")
+    parser.add_argument("--no-plugins", action="store_true",
+                        help="ignore the plugins declared in pyproject.toml")
     from . import __version__
 
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -102,6 +114,10 @@ def _parser(stdout: TextIO | None = None) -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--root", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     common.add_argument("--no-local", action="store_true", default=argparse.SUPPRESS,
+                        help=argparse.SUPPRESS)
+    common.add_argument("--plugin", action="append", dest="more_plugins",
+                        default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    common.add_argument("--no-plugins", action="store_true", default=argparse.SUPPRESS,
                         help=argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND",
                                 parser_class=functools.partial(_Parser, stdout=stdout,
@@ -292,7 +308,19 @@ def _print_problems(problems: Sequence[Problem], stream: TextIO, suffix: dict[in
         print(line, file=stream)
 
 
-def _loader(args: argparse.Namespace) -> Loader:
+def _plugins(args: argparse.Namespace) -> Loaded:
+    """The declared plugins, imported once per run."""
+    loaded: Loaded | None = getattr(args, "loaded_plugins", None)
+    if loaded is None:
+        from ._plugins import load_plugins
+
+        specs = [*args.plugins, *getattr(args, "more_plugins", [])]
+        loaded = load_plugins(specs, use_pyproject=not args.no_plugins)
+        args.loaded_plugins = loaded
+    return loaded
+
+
+def _loader(args: argparse.Namespace, *, plugins: bool = True) -> Loader:
     from .errors import UsageError
     from .loader import Loader
 
@@ -300,13 +328,31 @@ def _loader(args: argparse.Namespace) -> Loader:
     if not Path(root).is_dir():
         raise UsageError(f"profile root {root!r} is not a directory (use --root DIR or set "
                          "REALTIME_PROFILES_ROOT)")
-    return Loader(root, local=not args.no_local)
+    resolvers = _plugins(args).resolvers if plugins else None
+    return Loader(root, local=not args.no_local, resolvers=resolvers)
+
+
+def _registry_problems(args: argparse.Namespace, result: CheckResult) -> CheckResult:
+    """With a plugin's registry: every name the profile and its agent graph use that the
+    registry does not know is an error of the profile."""
+    registry = _plugins(args).registry
+    if registry is None or result.profile is None:
+        return result
+    unknown = registry.problems(result.profile)
+    if not unknown:
+        return result
+    from dataclasses import replace
+
+    from .errors import sorted_problems
+
+    return replace(result, problems=sorted_problems([*result.problems, *unknown]),
+                   profile=None)
 
 
 # -- commands ------------------------------------------------------------------------------
 
 def _cmd_list(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    tree = _loader(args).tree()
+    tree = _loader(args, plugins=False).tree()
     print(f"root: {tree.root}", file=out)
     print("agents: " + (", ".join(tree.agents) or "(none)"), file=out)
     print("environments: " + (", ".join(tree.envs) or "(none)"), file=out)
@@ -332,10 +378,18 @@ def _cmd_show(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     choice = {"facets": _facets(args), "bucket": args.bucket, "strict": args.strict}
     if args.show_secrets:
         profile = loader.load(args.agent, args.env, args.overrides, **choice)
+        registry = _plugins(args).registry
+        unknown = registry.problems(profile) if registry is not None else []
+        if unknown:
+            from .errors import ProfileValidationError, summarize
+
+            raise ProfileValidationError(f"{args.agent}@{args.env or '-'}: "
+                                         f"{summarize(unknown)}", unknown)
         _print_problems(profile.warnings, err)
         document = profile.document()
     else:
-        result = loader.check(args.agent, args.env, args.overrides, **choice)
+        result = _registry_problems(args, loader.check(args.agent, args.env, args.overrides,
+                                                       **choice))
         _print_problems(result.problems, err)
         if result.profile is None:
             from .errors import summarize
@@ -399,8 +453,9 @@ def _cmd_validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         raise UsageError(f"the matrix has {total} combinations, over --max-combinations "
                          f"{args.max_combinations}: narrow it (AGENT..., --env, --facet), "
                          "raise the limit, or check an even sample with --sample N")
-    results: list[CheckResult] = loader.check_many(
-        ((c.agent, c.env, dict(c.facets)) for c in matrix), strict=args.strict)
+    results: list[CheckResult] = [
+        _registry_problems(args, result) for result in loader.check_many(
+            ((c.agent, c.env, dict(c.facets)) for c in matrix), strict=args.strict)]
     labels = [c.label() for c in matrix]
     where: dict[Problem, list[str]] = {}
     for label, result in zip(labels, results, strict=True):

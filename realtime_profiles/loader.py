@@ -12,16 +12,18 @@ import os
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 from . import _facets, _fingerprint, _secrets
 from ._calls import Plan, parse_calls
 from ._compose import Check, Composition, compose, finish, raise_for_overrides
 from ._facets import Group
 from ._files import StatKey, stat_key
+from ._graph import Closure, Finding, Node, closure, member_findings, start_findings
 from ._interpolate import ParseCache
 from ._layer import DOCUMENT_SECTIONS, Layer, Source
 from ._limits import LAYER_CACHE_SIZE, PROFILE_CACHE_SIZE
@@ -29,6 +31,7 @@ from ._lints import SDK_LINTS
 from ._overrides import parse_key
 from ._paths import MISSING, PathKey, get, render_path, under
 from ._percall import call_profile
+from ._provenance import Locator
 from ._resolvers import FileResolver, Resolver, default_resolvers
 from ._sources import (
     DECLARING_ORDER,
@@ -47,13 +50,70 @@ from .errors import (
     Problem,
     ProfileValidationError,
     SecretUnavailableError,
+    Severity,
     UsageError,
     did_you_mean,
     mean,
     sorted_problems,
     summarize,
 )
-from .profile import CheckResult, Explanation, Profile, copy_json
+from .profile import CheckResult, Explanation, GraphNode, Profile, copy_json
+
+
+class _Graph(NamedTuple):
+    """The agent graph of one composition: the other profiles' agents it reaches through
+    handoffs, the graph's problems (located), and what those profiles depended on (so a
+    cached profile goes stale when a profile it hands off to changes)."""
+
+    nodes: Mapping[str, GraphNode]
+    problems: list[Problem]
+    deps: tuple[Dep, ...]
+
+
+class _Without(Mapping[str, GraphNode]):
+    """A closure's graph nodes without the profile's own agent: a view, so the agents of a
+    cycle share one mapping instead of copying it each."""
+
+    __slots__ = ("_left_out", "_nodes")
+
+    def __init__(self, nodes: Mapping[str, GraphNode], left_out: str) -> None:
+        self._nodes = nodes
+        self._left_out = left_out
+
+    def __getitem__(self, name: str) -> GraphNode:
+        if name == self._left_out:
+            raise KeyError(name)
+        return self._nodes[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return (name for name in self._nodes if name != self._left_out)
+
+    def __len__(self) -> int:
+        return len(self._nodes) - (self._left_out in self._nodes)
+
+    def __repr__(self) -> str:
+        return repr(dict(self))
+
+
+class _Run:
+    """What one validate run (`check_many`), or one load, learns on the way: each file's
+    identity (taken once: `snapshot`), the profiles loaded as graph nodes, each node's closure
+    (the agents of a cycle share one) and each node's own problems. Kept for the run only: the
+    tree cannot change under it, and nothing outlives it."""
+
+    __slots__ = ("closure_facts", "closures", "findings", "graph_nodes", "node_deps",
+                 "node_requests", "nodes", "snapshot")
+
+    def __init__(self, snapshot: Snapshot) -> None:
+        self.snapshot = snapshot
+        self.nodes: dict[Request, Node] = {}
+        self.node_deps: dict[Node, tuple[Dep, ...]] = {}
+        self.node_requests: dict[Node, Request] = {}
+        self.closures: dict[Node, Closure] = {}
+        self.closure_facts: dict[Closure, Any] = {}
+        self.graph_nodes: dict[Node, GraphNode] = {}
+        self.findings: dict[Any, list[Problem]] = {}
+
 
 DATA_LINK = "..data"
 """kubelet's link to the current version of a mounted ConfigMap."""
@@ -223,7 +283,9 @@ class Loader:
         if cached is not None:
             return cached  # type: ignore[no-any-return]
         comp = self._compose(request, lenient=False)
-        problems = finish(comp, self.validator, self._checks, strict)
+        graph = self._graph(request, comp, strict, _Run(snapshot or Snapshot(self.environ)))
+        problems = list(sorted_problems([*finish(comp, self.validator, self._checks, strict),
+                                         *graph.problems]))
         errors = [p for p in problems if p.severity == "error"]
         raise_for_overrides(errors, comp.layers)
         where = _label(request.agent, request.env, comp.facets)
@@ -236,8 +298,8 @@ class Loader:
             syntax = any(p.code in SYNTAX_CODES for p in errors)
             error = LayerSyntaxError if syntax else ProfileValidationError
             raise error(f"{where}: {summarize(problems)}", problems)
-        entry = (self._profile(comp, request, problems), comp.plan)
-        self._store(key, comp.deps, entry)
+        entry = (self._profile(comp, request, problems, graph), comp.plan)
+        self._store(key, (*comp.deps, *graph.deps), entry)
         return entry
 
     def check(self, agent: str, env: str | None = None, overrides: Iterable[str] = (), *,
@@ -250,7 +312,7 @@ class Loader:
         that is not allowed raises `OverrideNotAllowedError`; a bad value is a problem.
         """
         request = self._request(agent, env, overrides, facets, bucket)
-        cached = self._checked(request, strict)
+        cached = self._checked(request, strict, _Run(Snapshot(self.environ)))
         result: CheckResult = cached[0]
         if not call_overrides or result.profile is None:
             return result.fresh()
@@ -263,33 +325,42 @@ class Loader:
 
     def check_many(self, combinations: Iterable[tuple[str, str | None, Mapping[str, str]]],
                    *, strict: bool = False) -> list[CheckResult]:
-        """`check` for many (agent, env, facets) combinations, for reports (`validate`,
-        snapshots, bundles). The results are shared with the cache, not copied: read them,
-        do not change them."""
-        return [self._checked(self._request(agent, env, (), facets, None), strict)[0]
+        """`check` for many (agent, env, facets) combinations, as `validate` runs them. A file
+        shared by many profiles (base, env, local, every profile of an agent graph) is
+        stat-checked once for the whole run, and the results are shared with the cache, not
+        copied: read them, do not change them."""
+        run = _Run(Snapshot(self.environ))
+        return [self._checked(self._request(agent, env, (), facets, None,
+                                            snapshot=run.snapshot), strict, run)[0]
                 for agent, env, facets in combinations]
 
-    def _checked(self, request: Request, strict: bool) -> tuple[CheckResult, Plan | None]:
+    def _checked(self, request: Request, strict: bool,
+                 run: _Run) -> tuple[CheckResult, Plan | None]:
         """The cached check of `request` (shared, not copied) and its call plan."""
         key = ("check", request, strict)
-        cached = self._cached(key)
+        cached = self._cached(key, run.snapshot)
         if cached is not None:
             return cached  # type: ignore[no-any-return]
-        result, comp = self._check_composed(request, strict)
+        result, comp, deps = self._check_composed(request, strict, run)
         entry = (result, comp.plan)
-        self._store(key, comp.deps, entry)
+        self._store(key, deps, entry)
         return entry
 
-    def _check_composed(self, request: Request,
-                        strict: bool) -> tuple[CheckResult, Composition]:
-        """A check of `request` composed afresh, with its composition (bundles need it)."""
+    def _check_composed(self, request: Request, strict: bool,
+                        run: _Run | None = None) -> tuple[CheckResult, Composition,
+                                                          tuple[Dep, ...]]:
+        """A check of `request` composed afresh, with its composition (bundles need it) and
+        everything it depended on (its graph's profiles too)."""
+        run = run or _Run(Snapshot(self.environ))
         comp = self._compose(request, lenient=True)
-        problems = finish(comp, self.validator, self._checks, strict)
+        graph = self._graph(request, comp, strict, run)
+        problems = list(sorted_problems([*finish(comp, self.validator, self._checks, strict),
+                                         *graph.problems]))
         raise_for_overrides(problems, comp.layers)
         errors = [p for p in problems if p.severity == "error"]
-        profile = None if errors else self._profile(comp, request, problems)
-        return CheckResult(request.agent, request.env, tuple(problems), profile,
-                           dict(comp.facets)), comp
+        profile = None if errors else self._profile(comp, request, problems, graph)
+        return (CheckResult(request.agent, request.env, tuple(problems), profile,
+                            dict(comp.facets)), comp, (*comp.deps, *graph.deps))
 
     def _explainer(self, request: Request,
                    call: Mapping[str, Any]) -> Callable[[str], Explanation]:
@@ -317,7 +388,7 @@ class Loader:
         header names) need no quoting. Call overrides are the top layer ("call")."""
         request = self._request(agent, env, overrides, facets, None)
         if call_overrides:
-            _, plan = self._checked(request, False)
+            _, plan = self._checked(request, False, _Run(Snapshot(self.environ)))
             parsed = parse_calls(call_overrides, plan)
             request = request._replace(call=tuple(
                 (path, call_overrides[key]) for key, path, _ in parsed))
@@ -344,7 +415,9 @@ class Loader:
             writes = [replace(w, value=_secrets.MASK) for w in writes]
         else:  # `explain model_config`: the secrets inside are *** too
             value = _secrets.mask_below(value, path, hidden, copy_json)
-        return Explanation(render_path(path), value, tuple(writes), secret)
+        note = "no layer names the agent: the profile's agent name" \
+            if path == ("agent", "name") and get(comp.raw, path) is MISSING else None
+        return Explanation(render_path(path), value, tuple(writes), secret, note)
 
     # -- the source context (`_sources.Context`) -------------------------------------------
     def read_layer(self, source: Source, path: Path,
@@ -408,8 +481,8 @@ class Loader:
             comp.deps = (*comp.deps, LinkDep(link, os.fspath(tree.root.name)))
         return comp
 
-    def _profile(self, comp: Composition, request: Request,
-                 problems: Sequence[Problem]) -> Profile:
+    def _profile(self, comp: Composition, request: Request, problems: Sequence[Problem],
+                 graph: _Graph) -> Profile:
         doc = comp.document
         agent, env, overrides = request.agent, request.env, request.overrides
         facets = dict(comp.facets)
@@ -421,6 +494,9 @@ class Loader:
             model_config=doc.get("model_config") or {},
             start_messages=doc.get("start_messages") or [],
             client_messages=doc.get("client_messages") or [],
+            agent_config=doc.get("agent") or {},
+            graph=graph.nodes if isinstance(graph.nodes, _Without)
+            else MappingProxyType(dict(graph.nodes)),  # read-only: a cached profile shares it
             warnings=tuple(p for p in problems if p.severity == "warning"),
             facets=facets,
             fingerprint=fingerprint,
@@ -428,6 +504,132 @@ class Loader:
             _unset=dict(comp.unset),
             _explainer=lambda key: self.explain(agent, env, key, overrides, facets=facets),
         )
+
+    # -- the agent graph -------------------------------------------------------------------
+    def _graph(self, request: Request, comp: Composition, strict: bool, run: _Run) -> _Graph:
+        """Load every profile the composed agent can reach through handoffs and judge the
+        graph (`_graph`'s rules). The other profiles are loaded as the tree defines them: the
+        same environment, the caller's overrides not applied (they are for this profile);
+        `request._replace` keeps whatever else selects a profile (facets, later). `run`
+        remembers nodes, closures and their problems across the profiles of one validate run:
+        the agents of a cycle share them, so a tree where every agent reaches every other
+        costs about what a tree without handoffs does (bench: see README, Agent graphs)."""
+        tree = self.tree()
+        start = Node(request.agent, comp.document, True)
+        members, shared, deps, graph = self._members(request, start, tree, run)
+        severity: Severity = "error" if strict else "warning"
+        findings = [f for f in (*shared, *start_findings(request.agent, members, severity))
+                    if self._checks or f.problem.severity == "error"]
+        problems: list[Problem] = []
+        locators: dict[str, Locator] = {request.agent: Locator(comp.provenance)}
+        for owner, problem in findings:
+            if owner not in locators:  # a problem in another profile: only on the error path
+                other = self._compose(self._node_request(request, owner, run), lenient=True)
+                locators[owner] = Locator(other.provenance)
+            problems.append(locators[owner].attach(problem))
+        return _Graph(graph, problems, deps)
+
+    def _members(self, request: Request, start: Node, tree: Tree, run: _Run) -> tuple[
+            Mapping[str, Node], list[Finding], tuple[Dep, ...], Mapping[str, GraphNode]]:
+        """The graph's nodes (the start included), their own problems, what the other
+        profiles depend on, and the other profiles' agents for `Profile.graph`."""
+        if not start.names:
+            members = {request.agent: start}
+            return members, list(member_findings(members, env=request.env,
+                                                 agents=tree.agents)), (), {}
+        if not request.overrides:  # this profile as a node is exactly what the tree defines
+            node = self._graph_load(request, request.agent, tree, run)
+            assert node is not None  # compose checked the name
+            reach = closure(node, lambda n: self._successors(request, n, tree, run),
+                            run.closures)
+            nodes, shared, deps, graph = self._closure_facts(request, reach, tree, run)
+            return nodes, shared, deps, _Without(graph, request.agent)
+        # overrides: this composition is the start, the others as the tree defines them
+        found: dict[str, Node] = {}
+        for name in start.names:
+            target = self._graph_load(request, name, tree, run)
+            if target is not None:
+                found.update(closure(target, lambda n: self._successors(request, n, tree, run),
+                                     run.closures).nodes)
+        found[request.agent] = start
+        shared = list(member_findings(found, env=request.env, agents=tree.agents,
+                                      cache=run.findings, transient=start))
+        deps = tuple(dict.fromkeys(dep for name, n in found.items() if name != request.agent
+                                   for dep in run.node_deps[n]))
+        graph = {name: self._graph_node(request, n, run) for name, n in found.items()
+                 if name != request.agent}
+        return found, shared, deps, graph
+
+    def _closure_facts(self, request: Request, reach: Closure, tree: Tree,
+                       run: _Run) -> tuple[Mapping[str, Node], list[Finding],
+                                           tuple[Dep, ...], Mapping[str, GraphNode]]:
+        """A closure's members, their problems, dependencies and graph nodes: computed once
+        per closure in a run, shared by every agent of a cycle."""
+        facts = run.closure_facts.get(reach)
+        if facts is None:
+            nodes = reach.nodes
+            findings = list(member_findings(nodes, env=request.env, agents=tree.agents,
+                                            cache=run.findings))
+            deps = tuple(dict.fromkeys(dep for n in nodes.values() for dep in run.node_deps[n]))
+            graph = {name: self._graph_node(request, n, run) for name, n in nodes.items()}
+            facts = run.closure_facts[reach] = (nodes, findings, deps, graph)
+        return facts
+
+    def _graph_load(self, request: Request, name: str, tree: Tree, run: _Run) -> Node | None:
+        """The node of agent `name` in `request`'s selection, once per run; None when `name`
+        is not an agent of the tree (reported by the graph rules)."""
+        if not tree.has_agent(name):
+            return None
+        key = self._node_request(request, name, run)
+        node = run.nodes.get(key)
+        if node is None:
+            node, node_deps = self._node(key, run.snapshot)
+            run.nodes[key] = node
+            run.node_deps[node] = node_deps
+            run.node_requests.setdefault(node, key)
+        return node
+
+    def _node_request(self, request: Request, name: str, run: _Run) -> Request:
+        """The request of agent `name` as a node of `request`'s graph: the same environment,
+        each facet option `request` chose that `name` allows too (its own default for the
+        rest), and neither the caller's overrides nor call values (they are for this
+        profile)."""
+        kept: dict[str, str] = {}
+        if request.facets:
+            groups = self._groups(name, request.env, run.snapshot)
+            kept = {g: o for g, o in request.facets if g in groups and o in groups[g].allowed}
+        return self._request(name, request.env, (), kept, None, snapshot=run.snapshot)
+
+    def _successors(self, request: Request, node: Node, tree: Tree, run: _Run) -> list[Node]:
+        found = (self._graph_load(request, name, tree, run) for name in node.names)
+        return [n for n in found if n is not None]
+
+    def _node(self, request: Request,
+              snapshot: Snapshot | None = None) -> tuple[Node, tuple[Dep, ...]]:
+        """Another profile of a graph, as its handoff target: composed and validated alone
+        (unset secrets allowed: its model_config is never used), cached like a profile."""
+        key = ("node", request)
+        cached = self._cached(key, snapshot)
+        if cached is not None:
+            return cached  # type: ignore[no-any-return]
+        comp = self._compose(request, lenient=True)
+        problems = finish(comp, self.validator, self._checks, strict=False)
+        ok = not any(p.severity == "error" for p in problems)
+        node = Node(request.agent, comp.document, ok)
+        value = (node, comp.deps)
+        self._store(key, comp.deps, value)
+        return value
+
+    def _graph_node(self, request: Request, node: Node, run: _Run) -> GraphNode:
+        made = run.graph_nodes.get(node)
+        if made is None:
+            name, env = node.agent, request.env
+            own = run.node_requests.get(node)
+            facets = dict(own.facets) if own is not None else None
+            made = GraphNode(name, env, node.document.get("agent") or {},  # copied when read
+                             lambda key: self.explain(name, env, key, facets=facets))
+            run.graph_nodes[node] = made
+        return made
 
     # -- caching ---------------------------------------------------------------------------
     def _cached(self, key: Any, snapshot: Snapshot | None = None) -> Any:

@@ -6,7 +6,7 @@ its repr or rendering; the real values are reachable on purpose only (`Profile.m
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -28,13 +28,14 @@ class Explanation:
     writes: tuple[Write, ...]
     secret: bool = False
     note: str | None = None
-    """Where a value no layer wrote comes from (a stamp of the loader's)."""
+    """Where a value no layer wrote comes from (a stamp of the loader's; `agent.name`: the
+    profile's agent name)."""
 
     def render(self) -> str:
         shown = MASK if self.secret else _short(self.value)
         lines = [f"{self.key} = {shown}"]
-        if not self.writes:
-            lines.append(f"  ({self.note or 'not set by any layer'})")
+        if not self.writes and not self.note:
+            lines.append("  (not set by any layer)")
         for number, write in enumerate(self.writes, 1):
             if write.op == "delete":
                 detail = "deleted"
@@ -45,6 +46,8 @@ class Explanation:
             else:
                 detail = MASK if self.secret else _short(write.value)
             lines.append(f"  {number}. {write.describe()}: {detail}")
+        if self.note:
+            lines.append(f"  ({self.note})")
         return "\n".join(lines)
 
     def __str__(self) -> str:
@@ -63,13 +66,44 @@ def _short(value: Any) -> str:
 
 
 @dataclass(frozen=True)
+class GraphNode:
+    """Another profile's agent that this profile's agent reaches through handoffs: its
+    `agent:` section (empty when the profile has none), loaded in the same environment.
+
+    `config` is a copy on every read: the section is shared with the loader's cache, and a
+    graph of many agents costs nothing to hand out until a section is read."""
+
+    agent: str
+    env: str | None
+    _config: dict[str, Any] = field(repr=False)
+    _explainer: Callable[[str], Explanation] | None = field(default=None, repr=False,
+                                                            compare=False)
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The `agent:` section, your own copy."""
+        copied: dict[str, Any] = copy_json(self._config)
+        return copied
+
+    def explain(self, key: str) -> Explanation:
+        """Where `key` (dotted, e.g. `agent.tools[0]`) of that profile got its value."""
+        if self._explainer is None:
+            raise UsageError(f"the profile of {self.agent!r} was not made by a Loader and "
+                             "cannot explain")
+        return self._explainer(key)
+
+
+@dataclass(frozen=True)
 class Profile:
     """One agent in one environment, composed and validated: plain dicts for the SDK.
 
     `run_config` goes to `RealtimeRunner(agent, config=...)`, `model_config` to
-    `runner.run(model_config=...)`. repr and `redacted()` never show a secret. `facets` is the
-    option chosen in every facet group (defaults and bucketed variants included), and
+    `runner.run(model_config=...)`. `agent` is the profile's agent name; `agent_config` its
+    `agent:` section (what the session's RealtimeAgent is made of), and `graph` the sections
+    of every other profile's agent it reaches through handoffs, by agent name. `facets` is
+    the option chosen in every facet group (defaults and bucketed variants included), and
     `fingerprint` names exactly this emitted configuration (see `_fingerprint`).
+    repr and `redacted()` never show a secret.
     """
 
     agent: str
@@ -78,6 +112,8 @@ class Profile:
     model_config: dict[str, Any]
     start_messages: list[dict[str, Any]]
     client_messages: list[dict[str, Any]]
+    agent_config: dict[str, Any] = field(default_factory=dict)
+    graph: Mapping[str, GraphNode] = field(default_factory=dict)
     warnings: tuple[Problem, ...] = ()
     facets: dict[str, str] = field(default_factory=dict)
     fingerprint: str = ""
@@ -87,8 +123,10 @@ class Profile:
                                                             compare=False)
 
     def document(self) -> dict[str, Any]:
-        """`{run_config, model_config, start_messages, client_messages}`, empty ones left out."""
+        """`{agent, run_config, model_config, start_messages, client_messages}`, empty ones
+        left out."""
         full = {
+            "agent": self.agent_config,
             "run_config": self.run_config,
             "model_config": self.model_config,
             "start_messages": self.start_messages,
@@ -108,31 +146,51 @@ class Profile:
             raise UsageError("this profile was not made by a Loader and cannot explain")
         return self._explainer(key)
 
-    def runner(self, agent: Any, registry: Any = None, *, model: Any = None) -> Any:
-        """`RealtimeRunner(agent, config=self.run_config)` with names bound by `registry` (a
-        `realtime_profiles.sdk.Registry`). Needs the `sdk` extra; imported only here."""
+    def realtime_agent(self, registry: Any = None) -> Any:
+        """The session's starting `RealtimeAgent`, built from this profile's `agent:` section
+        and, for its handoffs, from the sections of the profiles in `graph` (each agent built
+        once, cycles allowed), names bound by `registry` (a `realtime_profiles.sdk.Registry`).
+        Needs the `sdk` extra; imported only here."""
         from .sdk import Registry
 
+        return (registry or Registry()).realtime_agent(self)
+
+    def runner(self, registry: Any = None, *legacy: Any, agent: Any = None,
+               model: Any = None) -> Any:
+        """A `RealtimeRunner` starting with `realtime_agent(registry)`, its run_config bound
+        by `registry`; `agent=` starts with your own RealtimeAgent instead, `model=` is the
+        SDK model (default: the websocket one). The earlier form `runner(agent, registry)`
+        still works. Needs the `sdk` extra; imported only here."""
+        from .sdk import Registry, is_agent
+
+        if is_agent(registry):  # runner(agent, registry), as before agent graphs
+            agent, registry = registry, legacy[0] if legacy else None
         return (registry or Registry()).runner(agent, self, model=model)
 
-    def bind(self, registry: Any = None) -> Any:
+    def bind(self, registry: Any = None, *, playback_tracker: Any = None,
+             api_key: Any = None) -> Any:
         """`BoundProfile(run_config, model_config)` with names replaced by `registry`'s objects,
-        for `runner.run(model_config=profile.bind(registry).model_config)`."""
+        for `runner.run(model_config=profile.bind(registry).model_config)`. Objects made per
+        call (a `RealtimePlaybackTracker`, an api-key callable) are passed here and fill their
+        slot whatever name the profile wrote there: one registry serves every call."""
         from .sdk import Registry
 
-        return (registry or Registry()).bind(self)
+        return (registry or Registry()).bind(self, playback_tracker=playback_tracker,
+                                             api_key=api_key)
 
     def fresh(self) -> Profile:
         """This profile with its own copies of the dicts (a cache hands out one per call)."""
         return replace(self, facets=dict(self.facets), run_config=copy_json(self.run_config),
                        model_config=copy_json(self.model_config),
                        start_messages=copy_json(self.start_messages),
-                       client_messages=copy_json(self.client_messages))
+                       client_messages=copy_json(self.client_messages),
+                       agent_config=copy_json(self.agent_config))
 
     def __repr__(self) -> str:
         facets = f"facets={self.facets!r}, " if self.facets else ""
+        graph = f", graph={sorted(self.graph)!r}" if self.graph else ""
         return (f"Profile(agent={self.agent!r}, env={self.env!r}, {facets}"
-                f"fingerprint={self.fingerprint!r}, document={self.redacted()!r}, "
+                f"fingerprint={self.fingerprint!r}, document={self.redacted()!r}{graph}, "
                 f"warnings={len(self.warnings)})")
 
 

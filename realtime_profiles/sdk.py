@@ -1,23 +1,30 @@
-"""Bind a loaded profile to the openai-agents SDK: names to objects, dicts to runner calls.
+"""Bind a loaded profile to the openai-agents SDK: names to objects, sections to agents.
 
-A profile is data; tools, handoffs, guardrails, formatters, playback trackers and api-key
-callables are code. The schema writes them as names (`x-registry` in schema.json), and a
-`Registry` — one per application, never global — maps each name to its object at the moment
-the SDK needs it. This module imports the SDK; the core loader never imports this module.
+A profile is data; tools, handoffs, guardrails, formatters, playback trackers, MCP servers and
+api-key callables are code. The schema writes them as names (`x-registry` in schema.json), and
+a `Registry` — one per application, never global — maps each name to its object at the moment
+the SDK needs it. The `agent:` sections of a profile and of the profiles it hands off to
+become real `RealtimeAgent`s (`realtime_agent`), so the session's agent graph is the tree's.
+This module imports the SDK; the core loader never imports this module.
 
     registry = Registry()
     registry.tool(lookup_order)                     # a function or a FunctionTool
-    registry.handoff(billing_agent)                 # a RealtimeAgent or a Handoff
-    runner = registry.runner(agent, profile)
-    session = await runner.run(model_config=registry.model_config(profile))
+    runner = profile.runner(registry)               # RealtimeRunner on the profile's agents
+    session = await runner.run(model_config=profile.bind(
+        registry, playback_tracker=RealtimePlaybackTracker()).model_config)   # per call
     async with session:
         await send_initial_messages(session, profile)
+
+Names: a tool is registered under the name the model sees (`FunctionTool.name`), and so is a
+handoff: under its tool name, `transfer_to_<agent name>` lower-cased with every character but
+letters, digits and `_` replaced by `_` (`Handoff.default_tool_name`), e.g.
+`transfer_to_faq_agent` for an agent named "FAQ Agent".
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar, cast
 
@@ -26,22 +33,24 @@ from agents.handoffs import Handoff
 from agents.realtime import RealtimeAgent, RealtimeRunner, realtime_handoff
 from agents.realtime.model_inputs import RealtimeModelSendRawMessage
 
-from ._paths import PathKey, render_path, select, set_at
+from ._graph import HANDOFF_OPTIONS, handoff_tool_name
+from ._paths import PathKey, Pattern, render_path, select, set_at
 from .errors import Problem, ProfileError, did_you_mean, mean
+from .profile import copy_json
 
 if TYPE_CHECKING:
     from agents.realtime import RealtimeSession
 
-    from .profile import Profile
+    from .profile import Explanation, Profile
 
 Kind = Literal["tool", "handoff", "output_guardrail", "tool_error_formatter", "playback_tracker",
-               "api_key"]
+               "api_key", "mcp_server"]
 KINDS: Final[tuple[Kind, ...]] = ("tool", "handoff", "output_guardrail", "tool_error_formatter",
-                                  "playback_tracker", "api_key")
+                                  "playback_tracker", "api_key", "mcp_server")
 
 # Where the schema puts names (its `x-registry` keyword; a test keeps the two in step).
 # "*" is every item of a list. `api_key` is `{callable: name}` and becomes the callable.
-NAME_SLOTS: Final[tuple[tuple[tuple[str, ...], Kind], ...]] = (
+CONFIG_NAME_SLOTS: Final[tuple[tuple[Pattern, Kind], ...]] = (
     (("run_config", "model_settings", "tools", "*"), "tool"),
     (("run_config", "model_settings", "handoffs", "*"), "handoff"),
     (("run_config", "output_guardrails", "*"), "output_guardrail"),
@@ -51,8 +60,22 @@ NAME_SLOTS: Final[tuple[tuple[tuple[str, ...], Kind], ...]] = (
     (("model_config", "playback_tracker"), "playback_tracker"),
     (("model_config", "api_key", "callable"), "api_key"),
 )
+# The `agent:` section's names, in this profile and in every profile of its graph.
+AGENT_NAME_SLOTS: Final[tuple[tuple[Pattern, Kind], ...]] = (
+    (("agent", "tools", "*"), "tool"),
+    (("agent", "mcp_servers", "*"), "mcp_server"),
+    (("agent", "output_guardrails", "*"), "output_guardrail"),
+    (("agent", "handoffs", "*", "handoff"), "handoff"),
+)
+NAME_SLOTS: Final = CONFIG_NAME_SLOTS + AGENT_NAME_SLOTS
+
+# The RealtimeAgent fields an `agent:` section sets as they are (after binding names);
+# `name` defaults to the profile's agent name and `handoffs` are built from the graph.
+AGENT_FIELDS: Final = ("handoff_description", "instructions", "prompt", "tools", "mcp_servers",
+                       "mcp_config", "output_guardrails")
 
 T = TypeVar("T")
+Explain = Callable[[str], "Explanation"]
 
 
 class RegistryError(ProfileError):
@@ -65,6 +88,11 @@ class BoundProfile:
 
     run_config: dict[str, Any]
     model_config: dict[str, Any]
+
+
+def is_agent(obj: Any) -> bool:
+    """Whether `obj` is a `RealtimeAgent` (for callers that must not import the SDK)."""
+    return isinstance(obj, RealtimeAgent)
 
 
 class Registry:
@@ -89,6 +117,10 @@ class Registry:
     def names(self, kind: Kind) -> tuple[str, ...]:
         return tuple(sorted(self._objects[kind]))
 
+    def get(self, kind: Kind, name: str) -> Any:
+        """The object registered as `name`, or None."""
+        return self._objects[kind].get(name)
+
     def tool(self, tool: T, *, name: str | None = None) -> T:
         """A `FunctionTool` under its own name, or a plain function wrapped by `function_tool`
         (named `name`, so the model sees the name the profile uses)."""
@@ -99,16 +131,22 @@ class Registry:
         return tool
 
     def handoff(self, target: T, *, name: str | None = None) -> T:
-        """A `RealtimeAgent` (handed off to with `realtime_handoff`) or a ready `Handoff`.
-        The default name is the agent's name (the handoff's agent name for a `Handoff`)."""
+        """A `RealtimeAgent` (handed off to with `realtime_handoff`) or a ready `Handoff`,
+        registered under the tool name the model calls: `transfer_to_<agent name>` normalized
+        (`Handoff.default_tool_name`: "FAQ Agent" -> `transfer_to_faq_agent`), or `name`,
+        which for an agent becomes the tool name (`tool_name_override`). A profile lists it
+        by that name (`{handoff: transfer_to_faq_agent}`)."""
         if isinstance(target, RealtimeAgent):
-            obj: Any = realtime_handoff(target)
-            default = target.name
+            obj: Handoff[Any, Any] = realtime_handoff(target, tool_name_override=name)
         elif isinstance(target, Handoff):
-            obj, default = target, target.agent_name
+            if name is not None and name != target.tool_name:
+                raise ValueError(f"a Handoff is registered under its tool name "
+                                 f"{target.tool_name!r}, not {name!r}: build it with "
+                                 f"tool_name_override={name!r}")
+            obj = target
         else:
             raise TypeError(f"a handoff is a RealtimeAgent or a Handoff, not {type(target)!r}")
-        self.add("handoff", name or default, obj)
+        self.add("handoff", obj.tool_name, obj)
         return target
 
     def output_guardrail(self, guardrail: T, *, name: str | None = None) -> T:
@@ -124,6 +162,8 @@ class Registry:
         return formatter
 
     def playback_tracker(self, tracker: T, *, name: str) -> T:
+        """A tracker shared by every session that binds this registry; a tracker follows one
+        connection's playback, so a tracker per call goes to `bind(playback_tracker=...)`."""
         self.add("playback_tracker", name, tracker)
         return tracker
 
@@ -132,53 +172,193 @@ class Registry:
         self.add("api_key", name or _name_of(provider), provider)
         return provider
 
+    def mcp_server(self, server: T, *, name: str | None = None) -> T:
+        """An MCP server your application connects (`agents.mcp.MCPServer`), under its own
+        name by default: `agent.mcp_servers: [name]`."""
+        self.add("mcp_server", name or str(getattr(server, "name", "")) or _name_of(server),
+                 server)
+        return server
+
     # -- binding ---------------------------------------------------------------------------
-    def bind(self, profile: Profile) -> BoundProfile:
-        """Copies of the profile's configs with names replaced by objects, or `RegistryError`
-        naming every unknown name with the file:line that wrote it."""
-        full = profile.document()  # a deep copy: the profile itself keeps its names
-        document = {"run_config": full.get("run_config", {}),
-                    "model_config": full.get("model_config", {})}
+    def problems(self, profile: Profile, *, graph: bool = True) -> list[Problem]:
+        """Every name the profile uses that is not registered — in its run and model config
+        and, with `graph`, in the `agent:` sections of its whole agent graph — each located at
+        the file:line that wrote it, with did-you-mean and the registered names."""
         problems: list[Problem] = []
-        missing: list[str] = []
-        for pattern, kind in NAME_SLOTS:
-            for path, name in select(document, pattern):
+        self._bind_names(_config_document(profile), CONFIG_NAME_SLOTS, profile.explain,
+                         problems)
+        if graph:
+            for _name, config, explain in _sections(profile):
+                self._bind_names({"agent": copy_json(config)}, AGENT_NAME_SLOTS, explain,
+                                 problems)
+        return problems
+
+    def bind(self, profile: Profile, *, playback_tracker: Any = None,
+             api_key: Any = None) -> BoundProfile:
+        """Copies of the profile's configs with names replaced by objects, or `RegistryError`
+        naming every unknown name with the file:line that wrote it.
+
+        `playback_tracker` and `api_key` are objects of one call (a `RealtimePlaybackTracker`
+        follows one connection; a key callable may be per tenant): given here, each fills its
+        slot of model_config, whatever name the profile wrote there, and the registry is
+        neither asked nor changed — one registry serves every call."""
+        document = _config_document(profile)
+        per_call: dict[PathKey, Any] = {}
+        if playback_tracker is not None:
+            per_call[("model_config", "playback_tracker")] = playback_tracker
+        if api_key is not None:
+            per_call[("model_config", "api_key")] = api_key
+        model_config = document.setdefault("model_config", {})
+        for path in per_call:
+            model_config.pop(path[-1], None)  # the profile's name for it is not looked up
+        problems: list[Problem] = []
+        self._bind_names(document, CONFIG_NAME_SLOTS, profile.explain, problems)
+        _raise(problems)
+        for path, obj in per_call.items():
+            set_at(document, path, obj)
+        return BoundProfile(document["run_config"], document["model_config"])
+
+    def realtime_agent(self, profile: Profile) -> RealtimeAgent[Any]:
+        """The profile's agent as a `RealtimeAgent`, with its handoffs built from the agents of
+        the profiles it names (`profile.graph`): the whole reachable graph, each agent built
+        once, cycles allowed. A profile without an `agent:` section gives a bare agent named
+        after the profile, as before agent graphs."""
+        sections = _sections(profile)
+        problems: list[Problem] = []
+        bound: dict[str, dict[str, Any]] = {}
+        for name, config, explain in sections:
+            document = {"agent": copy_json(config)}
+            self._bind_names(document, AGENT_NAME_SLOTS, explain, problems)
+            bound[name] = document["agent"]
+        _raise(problems)
+        agents = {name: RealtimeAgent(name=section.get("name") or name,
+                                      **{k: section[k] for k in AGENT_FIELDS if k in section})
+                  for name, section in bound.items()}
+        missing: list[Problem] = []
+        for name, section in bound.items():
+            agents[name].handoffs = [
+                _handoff(item, agents, ("agent", "handoffs", index), missing)
+                for index, item in enumerate(section.get("handoffs") or [])]
+        if missing:
+            raise ProfileError(f"{profile.agent}: the agent graph is incomplete", missing)
+        return agents[profile.agent]
+
+    def _bind_names(self, document: dict[str, Any], slots: tuple[tuple[Pattern, Kind], ...],
+                    explain: Explain | None, problems: list[Problem]) -> None:
+        """Replace each name at `slots` in `document` by its object; unknown ones go to
+        `problems`, located through `explain`."""
+        for pattern, kind in slots:
+            for path, name in list(select(document, pattern)):
                 obj = self._objects[kind].get(name) if isinstance(name, str) else None
                 if obj is None:
-                    problems.append(self._unknown(profile, path, kind, name))
-                    missing.append(f"{kind.replace('_', ' ')} {name!r}")
+                    problems.append(self._unknown(explain, path, kind, name))
                     continue
                 # {callable: name} becomes the callable itself
                 set_at(document, path[:-1] if kind == "api_key" else path, obj)
-        if problems:
-            raise RegistryError(
-                f"{len(problems)} name{'s' if len(problems) != 1 else ''} not registered: "
-                + ", ".join(missing), problems)
-        return BoundProfile(document["run_config"], document["model_config"])
 
-    def _unknown(self, profile: Profile, path: PathKey, kind: Kind, name: Any) -> Problem:
+    def _unknown(self, explain: Explain | None, path: PathKey, kind: Kind,
+                 name: Any) -> Problem:
         known = self.names(kind)
         dotted = render_path(path)
         try:
-            writes = profile.explain(dotted).writes
+            writes = explain(dotted).writes if explain is not None else ()
         except ProfileError:  # a Profile built by hand has no history
             writes = ()
         mark = writes[-1].mark if writes else None
         label = kind.replace("_", " ")
         suggestion = mean(did_you_mean(str(name), known))
+        if kind == "handoff" and isinstance(name, str) and \
+                handoff_tool_name(name) in self._objects["handoff"]:
+            suggestion = (f"handoffs are registered under their tool name: did you mean "
+                          f"'{handoff_tool_name(name)}'?")
         listed = f"registered {label}s: {', '.join(known)}" if known else \
             f"no {label} is registered: Registry().{kind}(...)"
         hint = f"{suggestion} {listed}" if suggestion else listed
         return Problem(path, "unknown-name", f"unknown {label} {name!r}", mark, hint)
 
-    def runner(self, agent: RealtimeAgent[Any], profile: Profile, *,
+    def runner(self, agent: RealtimeAgent[Any] | None, profile: Profile, *,
                model: Any = None) -> RealtimeRunner:
-        """`RealtimeRunner(agent, config=<the profile's run_config, bound>)`."""
-        return RealtimeRunner(agent, model=model, config=self.bind(profile).run_config)  # type: ignore[arg-type]
+        """`RealtimeRunner(agent, config=<the profile's run_config, bound>)`; with `agent`
+        None, the runner starts with `realtime_agent(profile)`. Every unknown name (run
+        config and agent graph) is reported at once."""
+        _raise(self.problems(profile, graph=agent is None))
+        start = agent if agent is not None else self.realtime_agent(profile)
+        return RealtimeRunner(start, model=model, config=self.bind(profile).run_config)  # type: ignore[arg-type]
 
-    def model_config(self, profile: Profile) -> dict[str, Any]:
+    def model_config(self, profile: Profile, **per_call: Any) -> dict[str, Any]:
         """The profile's model_config, bound, for `runner.run(model_config=...)`."""
-        return self.bind(profile).model_config
+        return self.bind(profile, **per_call).model_config
+
+
+def _config_document(profile: Profile) -> dict[str, Any]:
+    full = profile.document()  # a deep copy: the profile itself keeps its names
+    return {"run_config": full.get("run_config", {}),
+            "model_config": full.get("model_config", {})}
+
+
+def _sections(profile: Profile) -> list[tuple[str, dict[str, Any], Explain | None]]:
+    """(agent name, `agent:` section, explain) of the profile and of every profile in its
+    graph, the profile first."""
+    own: Explain | None = profile.explain if profile._explainer is not None else None
+    return [(profile.agent, profile.agent_config, own),
+            *((name, node.config, node.explain if node._explainer is not None else None)
+              for name, node in profile.graph.items())]
+
+
+def _raise(problems: list[Problem]) -> None:
+    if problems:
+        listed = ", ".join(p.message.removeprefix("unknown ") for p in problems)
+        raise RegistryError(
+            f"{len(problems)} name{'s' if len(problems) != 1 else ''} not registered: "
+            + listed, problems)
+
+
+def _handoff(item: Any, agents: Mapping[str, RealtimeAgent[Any]], path: PathKey,
+             missing: list[Problem]) -> Any:
+    """One handoff: another profile's agent (bare, as the SDK wraps it), that agent with
+    realtime_handoff()'s options, or a registered Handoff (already bound)."""
+    if isinstance(item, dict) and "handoff" in item:
+        return item["handoff"]
+    name = item.get("agent") if isinstance(item, dict) else item
+    agent = agents.get(name) if isinstance(name, str) else None
+    if agent is None:
+        missing.append(Problem(path, "graph/unknown-agent",
+                               f"hands off to {name!r}, which is not in this profile's graph",
+                               None, "load the profile with a Loader: it finds the profiles "
+                               "an agent hands off to"))
+        return None
+    if isinstance(item, dict):
+        options = {k: item[k] for k in HANDOFF_OPTIONS if k in item}
+        return realtime_handoff(agent, **options)
+    return agent
+
+
+# -- the `sdk` resolver ----------------------------------------------------------------------
+
+def sdk_constants() -> dict[str, str]:
+    """Texts of the SDK a prompt may build on, by name: `${sdk:RECOMMENDED_PROMPT_PREFIX}`
+    is `agents.extensions.handoff_prompt.RECOMMENDED_PROMPT_PREFIX` (the SDK's examples start
+    every agent of a handoff graph with it)."""
+    from agents.extensions import handoff_prompt
+
+    return {"RECOMMENDED_PROMPT_PREFIX": handoff_prompt.RECOMMENDED_PROMPT_PREFIX}
+
+
+def sdk_resolver(name: Any = None, *extra: Any) -> str:
+    """`${sdk:NAME}`: one of `sdk_constants()`, read from the installed SDK."""
+    from ._resolvers import ResolverError
+
+    known = sdk_constants()
+    if not isinstance(name, str) or extra or name not in known:
+        hint = mean(did_you_mean(str(name), known)) or "known: " + ", ".join(known)
+        raise ResolverError(f"sdk has no text {name!r}", hint)
+    return known[name]
+
+
+def _plugin() -> Any:
+    from ._plugins import Plugin
+
+    return Plugin(resolvers={"sdk": sdk_resolver})
 
 
 def _name_of(obj: Any) -> str:
@@ -196,3 +376,8 @@ async def send_initial_messages(session: RealtimeSession, profile: Profile) -> N
     for event in profile.client_messages:
         raw = RealtimeModelSendRawMessage(message=cast(Any, copy.deepcopy(event)))
         await session.model.send_event(raw)
+
+
+plugin: Final = _plugin()
+"""`--plugin realtime_profiles.sdk:plugin`: the `${sdk:NAME}` resolver for the command line
+(`Loader(root, resolvers={"sdk": sdk_resolver})` from Python)."""

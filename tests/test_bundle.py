@@ -55,7 +55,33 @@ def test_the_bundle_gives_the_loaders_profiles_on_the_whole_shipped_matrix(
         assert list(theirs.document()["run_config"]) == list(ours.document()["run_config"])
         assert (theirs.facets, theirs.fingerprint) == (ours.facets, ours.fingerprint)
         assert theirs.model_config["api_key"] == KEY
+        assert theirs.agent_config == ours.agent_config
+        assert {n: (g.env, g.config) for n, g in theirs.graph.items()} == \
+            {n: (g.env, g.config) for n, g in ours.graph.items()}, combination.label()
     assert set(bundle.agents) == set(loader.agents())
+
+
+def test_a_bundle_profile_builds_the_same_agent_graph(shipped: Path) -> None:
+    """The SDK's agents from a bundle are those from the tree: handoffs included."""
+    pytest.importorskip("agents")
+    from realtime_profiles.offline import stand_ins
+
+    environ = {"OPENAI_API_KEY": KEY}
+    ours = Loader(REPO / "profiles", local=False, environ=environ).load("concierge", "prod")
+    theirs = Bundle(shipped, environ=environ).load("concierge", "prod")
+
+    def shape(agent: object, seen: set[str]) -> object:
+        name = agent.name  # type: ignore[attr-defined]
+        if name in seen:
+            return name
+        seen.add(name)
+        return (name, agent.instructions,  # type: ignore[attr-defined]
+                sorted(t.name for t in agent.tools),  # type: ignore[attr-defined]
+                [shape(h, seen) for h in agent.handoffs])  # type: ignore[attr-defined]
+
+    built = [shape(p.realtime_agent(stand_ins(p)), set()) for p in (ours, theirs)]
+    assert built[0] == built[1]
+    assert "Support Agent" in repr(built[0]) and "Billing Agent" in repr(built[0])
 
 
 def test_buckets_and_call_overrides_give_what_the_loader_gives(shipped: Path) -> None:

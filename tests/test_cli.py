@@ -164,7 +164,7 @@ def test_usage_errors_exit_2_without_traceback(shipped: Path, argv: tuple[str, .
 def test_list(shipped: Path) -> None:
     code, out, _ = run("list")
     assert code == 0
-    assert out == ("root: profiles\nagents: concierge, phone, support\n"
+    assert out == ("root: profiles\nagents: billing, concierge, phone, support\n"
                    "environments: dev, prod, staging\n"
                    "agent@env files: phone@prod, support@prod\n")
 
@@ -250,7 +250,7 @@ def test_installed_console_script(shipped: Path) -> None:
         == len(payload["profiles"])
     module = subprocess.run([sys.executable, "-m", "realtime_profiles", "list"],
                             capture_output=True, text=True, check=False)
-    assert module.returncode == 0 and "agents: concierge, phone, support" in module.stdout
+    assert module.returncode == 0 and "agents: billing, concierge, phone, support" in module.stdout
 
 
 def test_diff_handles_keys_with_spaces_and_dots(tree: Tree) -> None:

@@ -82,11 +82,13 @@ HOSTILE_FILES = [
                  "are not allowed", id="control-character"),
     pytest.param({"agents/a.yaml": "- run_config\n"},
                  f"{A}:1:1: a layer file must be a mapping with the keys vars, run_config, "
-                 "model_config, start_messages, client_messages, facets, overridable, fingerprint",
+                 "model_config, start_messages, client_messages, agent, facets, overridable, "
+                 "fingerprint",
                  id="top-level-list"),
     pytest.param({"agents/a.yaml": "just text\n"},
                  f"{A}:1:1: a layer file must be a mapping with the keys vars, run_config, "
-                 "model_config, start_messages, client_messages, facets, overridable, fingerprint",
+                 "model_config, start_messages, client_messages, agent, facets, overridable, "
+                 "fingerprint",
                  id="top-level-scalar"),
     pytest.param({"agents/a.yaml": "vars: {}\n---\nvars: {}\n"},
                  f"{A}:2:1: invalid YAML: expected a single document in the stream but found "

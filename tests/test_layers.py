@@ -52,7 +52,7 @@ def test_delete_tag_and_append_key_become_markers() -> None:
                      "expected ',' or ']'", id="syntax"),
         pytest.param("- a\n- b\n",
                      "base.yaml:1:1: a layer file must be a mapping with the keys vars, "
-                     "run_config, model_config, start_messages, client_messages, facets, "
+                     "run_config, model_config, start_messages, client_messages, agent, facets, "
                      "overridable, fingerprint",
                      id="not-a-mapping"),
         pytest.param("run_config:\n  tracing_disabled: true\n  tracing_disabled: false\n",

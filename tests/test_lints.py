@@ -26,9 +26,8 @@ def lint_lines(root: Path, strict: bool = False) -> list[str]:
             {"agents/a.yaml": "run_config:\n  model_settings:\n    instructions: Be brief.\n"},
             "profiles/agents/a.yaml:3:5: warning: run_config.model_settings.instructions: has no "
             "effect: the SDK replaces run_config.model_settings.instructions with the agent's "
-            "instructions when the session starts (set it on the RealtimeAgent, or in "
-            "model_config.initial_model_settings.instructions (applied after the agent when the "
-            "session starts; a handoff or update_agent later applies the agent's own))",
+            "instructions when the session starts (set agent.instructions: the SDK sends the "
+            "agent's own instructions on every session.update, after handoffs too)",
             id="agent-owned"),
         pytest.param(
             {"base.yaml": "run_config:\n  model_settings:\n    input_audio_transcription:\n"

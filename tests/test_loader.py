@@ -85,7 +85,9 @@ def test_emitted_dicts_are_plain_and_in_file_order(tree: Tree) -> None:
                      id="misspelled-ref"),
         pytest.param({"base.yaml": "run_config: {model_settings: {voice: '${nope:x}'}}\n"},
                      "profiles/base.yaml:1:31: run_config.model_settings.voice: unknown resolver "
-                     "'nope' in '${nope:x}' (known: file, oc.env)", id="unknown-resolver"),
+                     "'nope' in '${nope:x}' (known: file, oc.env; add one with "
+                     "Loader(resolvers=...), or on the command line --plugin module:attr)",
+                     id="unknown-resolver"),
         pytest.param({"base.yaml": "run_config: {model_settings: {voice: '${oc.env:NOPE}'}}\n"},
                      "profiles/base.yaml:1:31: run_config.model_settings.voice: environment "
                      "variable NOPE is not set (set it, or give a default: "

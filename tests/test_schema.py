@@ -1,14 +1,24 @@
-"""The generic TypedDict -> JSON Schema generator, on small TypedDicts of our own."""
+"""The generic TypedDict -> JSON Schema generator, on small TypedDicts (and dataclasses and
+functions) of our own."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
-from typing import Any, Literal, NotRequired, Required, TypedDict
+from typing import TYPE_CHECKING, Any, Literal, NotRequired, Required, TypedDict
 
 import jsonschema
 import pytest
 
-from realtime_profiles._schema import SchemaBuilder, UnsupportedTypeError, attribute_docstrings
+from realtime_profiles._schema import (
+    SchemaBuilder,
+    UnsupportedTypeError,
+    attribute_docstrings,
+    parameter_docstrings,
+)
+
+if TYPE_CHECKING:
+    from decimal import Decimal  # only for type checkers, like the SDK's MCPServer
 
 
 class Inner(TypedDict):
@@ -145,3 +155,69 @@ def test_generated_schema_validates_what_the_types_allow() -> None:
     assert not validator.is_valid({"mode": "c"})
     assert not validator.is_valid({"mode": "a", "inner": {"nam": "typo"}})
     assert not validator.is_valid({"mode": "a", "flag": "false"})
+
+
+@dataclasses.dataclass
+class Base:
+    name: str
+    """The base's name."""
+
+    tags: list[str] = dataclasses.field(default_factory=list)
+    """Inherited, documented in the base."""
+
+
+@dataclasses.dataclass
+class Child(Base):
+    """A child record."""
+
+    size: int | None = None
+    """The child's own field."""
+
+    price: Decimal | None = None
+    """A forward reference its module imports only for type checking."""
+
+
+def test_dataclass_fields_in_order_required_without_default_docs_through_bases() -> None:
+    _, defs = build(Child, localns={"Decimal": float},
+                    field_overrides={"Child.price": {"type": "number"}})
+    schema = defs["Child"]
+    assert list(schema["properties"]) == ["name", "tags", "size", "price"]
+    assert schema["required"] == ["name"]
+    assert schema["properties"]["tags"] == {"description": "Inherited, documented in the base.",
+                                            "type": "array", "items": {"type": "string"}}
+    assert schema["description"] == "A child record."
+    assert schema["additionalProperties"] is False
+    assert attribute_docstrings(Child)["name"] == "The base's name."
+
+
+def test_a_forward_reference_needs_its_name_given() -> None:
+    with pytest.raises(NameError):
+        build(Child)
+
+
+def connect(target: str, retries: int = 3, callback: Callable[[], None] | None = None) -> None:
+    """Connect somewhere.
+
+    Args:
+        target: Where to
+            connect.
+        retries (int): How often.
+        callback: Called after.
+
+    Note: not an argument.
+    """
+
+
+def test_function_parameters_become_an_object_with_their_args_docs() -> None:
+    builder = SchemaBuilder(field_overrides={"Connect.callback": {"not": {}}})
+    ref = builder.function_schema("Connect", connect, "What connect() takes.")
+    assert ref == {"$ref": "#/$defs/Connect"}
+    schema = builder.defs["Connect"]
+    assert schema["description"] == "What connect() takes."
+    assert schema["required"] == ["target"]
+    assert schema["properties"]["target"] == {"description": "Where to connect.",
+                                              "type": "string"}
+    assert schema["properties"]["retries"]["description"] == "How often."
+    assert schema["properties"]["callback"] == {"description": "Called after.", "not": {}}
+    assert parameter_docstrings(connect) == {"target": "Where to connect.",
+                                             "retries": "How often.", "callback": "Called after."}

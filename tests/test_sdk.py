@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from agents import FunctionTool, function_tool
+from agents.handoffs import Handoff
 from agents.realtime import RealtimeAgent, RealtimeRunner
 from conftest import Tree
 
@@ -35,6 +36,16 @@ def effective(profile: Profile) -> dict[str, Any]:
             **profile.model_config.get("initial_model_settings", {})}
 
 
+def handoff_tool_names(profile: Profile) -> list[str]:
+    """What the SDK names each handoff of the profile's agent (its own rule, not ours)."""
+    names = []
+    for item in profile.agent_config.get("handoffs", []):
+        target = item if isinstance(item, str) else item["agent"]
+        shown = profile.graph[target].config.get("name", target)
+        names.append(Handoff.default_tool_name(RealtimeAgent(name=shown)))
+    return names
+
+
 @pytest.mark.parametrize(("agent", "env"), COMBOS, ids=[f"{a}@{e}" for a, e in COMBOS])
 def test_every_shipped_profile_arrives_as_written(agent: str, env: str) -> None:
     profile = SHIPPED.load(agent, env)
@@ -54,11 +65,10 @@ def test_every_shipped_profile_arrives_as_written(agent: str, env: str) -> None:
     assert audio_in["transcription"] == settings["input_audio_transcription"]
     assert audio_in.get("noise_reduction") == settings.get("input_audio_noise_reduction")
     assert audio_out.get("speed") == settings.get("speed")
-    assert session["instructions"] == settings["instructions"]
+    assert session["instructions"] == profile.agent_config["instructions"]
     assert session.get("tool_choice") == settings.get("tool_choice")
     tool_names = [t["name"] for t in session.get("tools", [])]
-    assert tool_names == [*settings.get("tools", []),
-                          *(f"transfer_to_{h}" for h in settings.get("handoffs", []))]
+    assert tool_names == [*profile.agent_config.get("tools", []), *handoff_tool_names(profile)]
 
     tracing = [f["session"]["tracing"] for f in sent.of_type("session.update")
                if "tracing" in f["session"]]
@@ -144,7 +154,7 @@ def test_binding_replaces_names_by_objects_and_leaves_the_profile_alone(tree: Tr
     root = tree({"agents/a.yaml": """
         run_config:
           tool_error_formatter: friendly
-          model_settings: {handoffs: [billing]}
+          model_settings: {handoffs: [transfer_to_billing]}
         model_config:
           api_key: {callable: vault_key}
           initial_model_settings: {tools: [lookup]}
@@ -201,7 +211,7 @@ def test_name_slots_match_the_schema() -> None:
     schema = json.loads((ROOT / "schema.json").read_text())
     in_schema = {(path, kind) for path, kind in
                  marked_paths(schema, "x-registry", schema["$defs"])
-                 if path[0] in ("run_config", "model_config")}
+                 if path[0] in ("run_config", "model_config", "agent")}
     assert in_schema == {(tuple(map(str, p)), k) for p, k in NAME_SLOTS}
 
 
@@ -236,3 +246,52 @@ def test_offline_demo_prints_the_session_update_without_a_key() -> None:
     bad = subprocess.run([sys.executable, "examples/offline_roundtrip.py", "nobody"],
                          capture_output=True, text=True, check=False, cwd=ROOT, env=environ)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
+
+
+@pytest.mark.parametrize("env", SHIPPED.envs())
+def test_the_shipped_graph_survives_handoffs_in_both_directions(env: str) -> None:
+    """concierge -> support -> concierge -> billing -> concierge, played through the socket:
+    every session.update carries the current agent's own instructions, tools and handoffs,
+    as its profile writes them."""
+    import asyncio
+
+    from realtime_profiles.offline import open_session
+
+    profile = SHIPPED.load("concierge", env)
+    sections = {"concierge": profile.agent_config,
+                **{name: node.config for name, node in profile.graph.items()}}
+
+    def expected(agent: str) -> tuple[str, list[str]]:
+        section = sections[agent]
+        handoffs = [Handoff.default_tool_name(RealtimeAgent(name=sections[t]["name"]))
+                    for t in section.get("handoffs", [])]
+        return section["instructions"], [*section.get("tools", []), *handoffs]
+
+    path = ["support", "concierge", "billing", "concierge"]
+
+    async def play() -> list[tuple[str, list[str]]]:
+        seen = []
+        async with open_session(profile, stand_ins(profile), send_messages=False) as offline:
+            current = "concierge"
+            seen.append(offline.frames[0]["session"])
+            for target in path:
+                tool = Handoff.default_tool_name(RealtimeAgent(name=sections[target]["name"]))
+                assert tool in expected(current)[1]
+                frames = await offline.call_tool(tool)
+                seen.append(frames[0]["session"])
+                current = target
+        return [(s["instructions"], [t["name"] for t in s["tools"]]) for s in seen]
+
+    assert asyncio.run(play()) == [expected(a) for a in ["concierge", *path]]
+
+
+def test_the_live_example_registers_every_name_of_every_shipped_graph() -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("live_agent", ROOT / "examples" /
+                                                  "live_agent.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    for agent, env in COMBOS:
+        assert module.registry.problems(SHIPPED.load(agent, env)) == [], (agent, env)

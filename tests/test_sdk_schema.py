@@ -249,3 +249,83 @@ def test_registry_fields_say_how_names_are_bound() -> None:
     props = packaged_schema()["$defs"]["RealtimeSessionModelSettings"]["properties"]
     assert props["tools"]["items"]["x-registry"] == "tool"
     assert "Registry" in props["tools"]["description"]
+
+
+# -- the `agent:` section, derived from RealtimeAgent and realtime_handoff -------------------
+
+def test_agent_section_covers_every_realtime_agent_field_and_handoff_option() -> None:
+    import dataclasses
+    import inspect
+
+    from agents.realtime import RealtimeAgent, realtime_handoff
+
+    defs = packaged_schema()["$defs"]
+    assert list(defs["RealtimeAgent"]["properties"]) == [
+        f.name for f in dataclasses.fields(RealtimeAgent)]
+    assert [k for k in defs["RealtimeHandoff"]["properties"] if k != "handoff"] == list(
+        inspect.signature(realtime_handoff).parameters)
+    assert packaged_schema()["properties"]["agent"]["$ref"] == "#/$defs/RealtimeAgent"
+
+
+def test_agent_docs_come_from_the_sdk_through_its_bases() -> None:
+    props = packaged_schema()["$defs"]["RealtimeAgent"]["properties"]
+    assert props["name"]["description"].startswith("The name of the agent.")  # AgentBase
+    assert props["handoff_description"]["description"].startswith("A description of the agent.")
+    assert props["instructions"]["description"].startswith("The instructions for the agent.")
+    handoff = packaged_schema()["$defs"]["RealtimeHandoff"]["properties"]
+    assert handoff["tool_name_override"]["description"] == (
+        "Optional override for the name of the tool that represents the handoff.")
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "ok"),
+    [
+        pytest.param(("agent",), {"name": "Triage", "instructions": "Help."}, True, id="plain"),
+        pytest.param(("agent",), {"instructions": "no name"}, False, id="name-required"),
+        pytest.param(("agent", "name"), "", False, id="empty-name"),
+        pytest.param(("agent", "instructions"), None, True, id="instructions-null"),
+        pytest.param(("agent", "instructions"), {"callable": "f"}, False,
+                     id="instructions-callable"),
+        pytest.param(("agent", "tools"), ["lookup"], True, id="tool-names"),
+        pytest.param(("agent", "tools"), [{"name": "lookup"}], False, id="tool-object"),
+        pytest.param(("agent", "handoffs"), ["faq", {"agent": "faq", "tool_name_override": "x",
+                                                     "is_enabled": False}], True,
+                     id="handoff-forms"),
+        pytest.param(("agent", "handoffs"), [{"handoff": "transfer_to_billing"}], True,
+                     id="registered-handoff"),
+        pytest.param(("agent", "handoffs"), [{"agent": "faq", "on_handoff": "log"}], False,
+                     id="on-handoff-is-code"),
+        pytest.param(("agent", "handoffs"), [{"agent": "faq", "is_enabled": "yes"}], False,
+                     id="is-enabled-bool"),
+        pytest.param(("agent", "hooks"), "my_hooks", False, id="hooks-are-code"),
+        pytest.param(("agent", "mcp_config"), {"convert_schemas_to_strict": True}, True,
+                     id="mcp-flag"),
+        pytest.param(("agent", "mcp_config"), {"failure_error_function": "f"}, False,
+                     id="mcp-failure-function-is-code"),
+        pytest.param(("agent", "mcp_servers"), ["docs"], True, id="mcp-server-names"),
+        pytest.param(("agent", "prompt"), {"id": "pmpt_1", "variables": {"city": "Oslo"}}, True,
+                     id="prompt"),
+        pytest.param(("agent", "voice"), "marin", False, id="voice-is-not-an-agent-field"),
+    ],
+)
+def test_agent_section_limits(validator: jsonschema.Draft202012Validator, path: tuple[str, ...],
+                              value: Any, ok: bool) -> None:
+    node: Any = value
+    for part in reversed(path):
+        node = {part: node}
+    if path != ("agent",) and "name" not in node["agent"]:
+        node["agent"]["name"] = "a"
+    assert validator.is_valid(node) is ok
+
+
+def test_schema_check_names_a_drifted_agent_field(tmp_path: Path) -> None:
+    stale = json.loads((REPO / "schema.json").read_text("utf-8"))
+    del stale["$defs"]["RealtimeAgent"]["properties"]["hooks"]
+    del stale["$defs"]["RealtimeHandoff"]["properties"]["is_enabled"]
+    target = tmp_path / "schema.json"
+    target.write_text(json.dumps(stale), encoding="utf-8")
+    out, err = io.StringIO(), io.StringIO()
+    assert main(["schema", "--check", "--output", str(target)], out, err) == 1
+    assert "+ RealtimeAgent.hooks" in err.getvalue()
+    assert "+ RealtimeHandoff.is_enabled" in err.getvalue()
+    assert "RealtimeHandoff.handoff" not in err.getvalue()  # ours, not the SDK's
