@@ -20,9 +20,11 @@ if TYPE_CHECKING:
     from ._plugins import Plugin
     from ._provenance import Write
     from ._resolvers import Resolver
+    from ._watch import Watch
     from .bundle import Bundle, BundleError
     from .errors import (
         LayerSyntaxError,
+        LiveUpdateError,
         Mark,
         Problem,
         ProfileError,
@@ -44,6 +46,7 @@ _EXPORTS = {
     "Loader": "loader",
     "load_profile": "loader",
     "LayerSyntaxError": "errors",
+    "LiveUpdateError": "errors",
     "Mark": "errors",
     "Problem": "errors",
     "ProfileError": "errors",
@@ -54,6 +57,7 @@ _EXPORTS = {
     "Source": "_layer",
     "Plugin": "_plugins",
     "Write": "_provenance",
+    "Watch": "_watch",
     "Resolver": "_resolvers",
 }
 
@@ -63,6 +67,7 @@ __all__ = [
     "CheckResult",
     "Explanation",
     "LayerSyntaxError",
+    "LiveUpdateError",
     "Loader",
     "Mark",
     "Plugin",
@@ -75,6 +80,7 @@ __all__ = [
     "Severity",
     "Source",
     "UsageError",
+    "Watch",
     "Write",
     "build_bundle",
     "load_profile",

@@ -19,10 +19,10 @@ import json
 import os
 import re
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from .errors import (
     Mark,
@@ -34,6 +34,9 @@ from .errors import (
     mean,
 )
 from .profile import GraphNode, Profile
+
+if TYPE_CHECKING:
+    from ._watch import Watch
 
 FORMAT: Final = 1
 MANIFEST: Final = "manifest.json"
@@ -95,6 +98,20 @@ class Bundle:
                 return False
             self._state = fresh
         return True
+
+    def watch(self, agent: str, env: str | None = None, *,
+              facets: Mapping[str, str] | None = None, bucket: str | None = None,
+              interval: float = 1.0, settle: float = 0.05) -> Watch:
+        """Follow one profile as new bundles arrive (a kubelet swap, `build --out` over this
+        folder): iterate to get the new `Profile` each time the bundle changes and the
+        profile with it, or the `ProfileError` of a bundle that cannot be read (the one in
+        use stays). Stat polling every `interval` seconds, like `Loader.watch`."""
+        from ._watch import Watch
+
+        def load() -> tuple[Profile, Callable[[], bool]]:
+            return self.load(agent, env, facets=facets, bucket=bucket), self.reload
+
+        return Watch(load, interval, settle)
 
     # -- loading ---------------------------------------------------------------------------
     def load(self, agent: str, env: str | None = None, *,

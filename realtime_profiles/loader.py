@@ -44,6 +44,7 @@ from ._sources import (
 )
 from ._tree import Tree, scan, watched_dirs
 from ._validate import DocumentValidator, packaged_validator
+from ._watch import SETTLE, Watch
 from ._yaml import SYNTAX_CODES, read_layer
 from .errors import (
     LayerSyntaxError,
@@ -301,6 +302,33 @@ class Loader:
         entry = (self._profile(comp, request, problems, graph), comp.plan)
         self._store(key, (*comp.deps, *graph.deps), entry)
         return entry
+
+    def watch(self, agent: str, env: str | None = None, overrides: Iterable[str] = (), *,
+              facets: Mapping[str, str] | None = None, bucket: str | None = None,
+              strict: bool = False, interval: float = 1.0, settle: float = SETTLE) -> Watch:
+        """Follow one profile as its files change: iterate (`for`, or `async for` in a
+        running session) to get a new `Profile` each time a file, folder or variable it was
+        composed from changes, or the `ProfileError` of an invalid edit (the last good profile
+        stays `watch.current`). Stat polling every `interval` seconds; a kubelet ConfigMap
+        swap is a change; what a load read must then stay unchanged for `settle` seconds
+        (a half-written file never counts). The arguments are those of `load`; a bad name
+        raises now."""
+        request = self._request(agent, env, overrides, facets, bucket)
+
+        def load() -> tuple[Profile, Callable[[], bool]]:
+            while True:
+                profile, _ = self._load_base(request, strict, Snapshot(self.environ))
+                deps = self._deps(("load", request, strict))
+                if deps is not None:  # else evicted under us by other loads: once more
+                    break
+
+            def changed() -> bool:
+                now = Snapshot(self.environ)
+                return not all(dep.fresh(now) for dep in deps)
+
+            return profile.fresh(), changed
+
+        return Watch(load, interval, settle)
 
     def check(self, agent: str, env: str | None = None, overrides: Iterable[str] = (), *,
               facets: Mapping[str, str] | None = None, bucket: str | None = None,
@@ -650,6 +678,12 @@ class Loader:
         if self._recheck:
             checked[0] = now
         return value
+
+    def _deps(self, key: Any) -> tuple[Dep, ...] | None:
+        """What the cached value of `key` depends on (None when it is not cached)."""
+        with self._lock:
+            entry = self._profiles.get(key)
+        return None if entry is None else entry[0]
 
     def _store(self, key: Any, deps: tuple[Dep, ...], value: Any) -> None:
         if isinstance(key[1], Request) and key[1].call:
