@@ -31,6 +31,10 @@ MAX_EXPANDED_CHARS: Final = 10_000_000
 MAX_COPIED_VALUES: Final = MAX_NODES
 """Values copied into refined presets during one fold."""
 
+# -- snapshots -----------------------------------------------------------------------------
+MAX_SNAPSHOT_BYTES: Final = 16 * 1024 * 1024
+"""A stored wire snapshot (its frames hold instructions and tool schemas)."""
+
 # -- caches (per Loader) ---------------------------------------------------------------------
 PROFILE_CACHE_SIZE: Final = 512
 """Composed profiles kept (least recently used dropped)."""

@@ -222,3 +222,26 @@ def ref_target(text: Any) -> PathKey | None:
     if match is None:
         return None
     return parse_dotted(match.group(1))
+
+
+def leaf_diff(left: Any, right: Any, path: PathKey = (), *,
+              lists: bool = False) -> list[tuple[PathKey, Any, Any]]:
+    """Every leaf where `left` and `right` differ, as (path, left value, right value), a side
+    that lacks it as `MISSING`; mappings in the left's key order, then the right's new keys.
+    A list is one leaf unless `lists` (then items are compared by index: a wire's frames)."""
+    if isinstance(left, dict) and isinstance(right, dict):
+        found: list[tuple[PathKey, Any, Any]] = []
+        for key in [*left, *(k for k in right if k not in left)]:
+            found += leaf_diff(left.get(key, MISSING), right.get(key, MISSING), (*path, key),
+                               lists=lists)
+        return found
+    if lists and isinstance(left, list) and isinstance(right, list):
+        found = []
+        for index in range(max(len(left), len(right))):
+            found += leaf_diff(left[index] if index < len(left) else MISSING,
+                               right[index] if index < len(right) else MISSING,
+                               (*path, index), lists=lists)
+        return found
+    if left != right or type(left) is not type(right):
+        return [(path, left, right)]
+    return []

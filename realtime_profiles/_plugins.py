@@ -43,6 +43,8 @@ class Loaded:
     resolvers: dict[str, Resolver]
     registry: Any
     specs: tuple[str, ...]
+    registry_spec: str | None = None
+    """The plugin that gave the registry (`module:attr`)."""
 
 
 def load_plugins(specs: list[str], *, use_pyproject: bool,
@@ -68,7 +70,8 @@ def load_plugins(specs: list[str], *, use_pyproject: bool,
                 raise UsageError(f"plugin {spec!r}: a registry is also provided by {owner!r} "
                                  "(give one plugin the registry)")
             registry, owner = plugin.registry, spec
-    return Loaded(resolvers, registry, tuple(spec for spec, _ in declared))
+    return Loaded(resolvers, registry, tuple(spec for spec, _ in declared),
+                  owner if registry is not None else None)
 
 
 def _from_pyproject(cwd: Path) -> Iterator[tuple[str, Path]]:

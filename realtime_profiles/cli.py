@@ -125,6 +125,7 @@ def _parser(stdout: TextIO | None = None) -> argparse.ArgumentParser:
 
     _add_inspection(sub, default_env)
     _add_validate(sub)
+    _add_wire(sub, default_env)
     _add_fleet(sub)
     _add_schema(sub)
     return parser
@@ -163,6 +164,13 @@ def _add_inspection(sub: Any, default_env: str | None) -> None:
                       help="one agent with two --env, or two AGENT@ENV")
     diff.add_argument("--env", action="append", dest="envs", metavar="ENV", default=[],
                       help="repeat for the two sides")
+    diff.add_argument("--wire", action="store_true",
+                      help="print the session.update that moves a live session from the first "
+                           "profile to the second, and what it cannot change (needs the sdk "
+                           "extra)")
+    diff.add_argument("--format", choices=("text", "json"), default="text",
+                      help="with --wire: json is one object (event, fields, problems)")
+    _registry_option(diff)
     _facet_options(diff)
 
 
@@ -186,6 +194,52 @@ def _add_validate(sub: Any) -> None:
                           help="check an even, deterministic sample of N combinations of a "
                                "larger matrix (the summary says so)")
 
+
+
+def _add_wire(sub: Any, default_env: str | None) -> None:
+    """wire and snapshot: what the installed SDK sends, now and as stored in git."""
+    wire = sub.add_parser("wire", help="the frames the SDK sends when a session starts with a "
+                                       "profile (needs the sdk extra)")
+    wire.add_argument("agent", help="an agent under ROOT/agents")
+    wire.add_argument("--env", default=default_env,
+                      help="an environment (default: $REALTIME_PROFILES_ENV)")
+    wire.add_argument("--sip", action="store_true",
+                      help="print the body that accepts a SIP call (calls.accept) instead")
+    _registry_option(wire)
+    _facet_options(wire)
+    wire.add_argument("overrides", nargs="*", default=[], metavar="OVERRIDE",
+                      help="key=value, +key=value, ++key=value, ~key, key+=[...]")
+
+    snapshot = sub.add_parser("snapshot", help="store or check the wire of every combination "
+                                               "under snapshots/ (needs the sdk extra)")
+    snapshot.add_argument("agents", nargs="*", default=[], metavar="AGENT",
+                          help="default: every agent")
+    snapshot.add_argument("--env", action="append", dest="envs", metavar="ENV",
+                          help="an environment (repeatable; default: all)")
+    snapshot.add_argument("--facet", action="append", dest="facets", metavar="GROUP=OPTION",
+                          default=[], help="only this option of a facet group (repeatable)")
+    action = snapshot.add_mutually_exclusive_group(required=True)
+    action.add_argument("--write", action="store_true",
+                        help="store the current wire (and remove stale snapshots)")
+    action.add_argument("--check", action="store_true",
+                        help="exit 1 when a stored wire differs, is missing or is stale")
+    snapshot.add_argument("--dir", default="snapshots", metavar="DIR",
+                          help="where the snapshots live (default: ./snapshots)")
+    snapshot.add_argument("--environ", action="append", default=[], metavar="NAME=VALUE",
+                          help="a variable the profiles read (snapshots see no other "
+                               "environment variable; repeatable)")
+    snapshot.add_argument("--format", choices=("text", "json"), default="text",
+                          help="json: one object with every finding, for CI tools")
+    snapshot.add_argument("--max-combinations", type=int, default=10000, metavar="N",
+                          help="refuse a matrix larger than N (default 10000)")
+    _registry_option(snapshot)
+
+
+def _registry_option(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--registry", metavar="MODULE:ATTR",
+                         help="a realtime_profiles.sdk.Registry in your code: its real tools "
+                              "and handoffs are bound (default: a plugin's registry, else "
+                              "stand-ins of the same names)")
 
 
 def _add_fleet(sub: Any) -> None:
@@ -539,6 +593,8 @@ def _cmd_diff(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                          "diff AGENT@A AGENT@B")
     loader = _loader(args)
     sides = [_split_profile(s, envs) for s in specs]
+    if args.wire:
+        return _wire_diff(args, loader, sides, out, err)
     facets = _facets(args)
     documents = []
     chosen: list[dict[str, str]] = []
@@ -555,8 +611,9 @@ def _cmd_diff(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     import json
 
     from ._fingerprint import is_stamp
+    from ._paths import MISSING, leaf_diff
 
-    for path, left, right in _leaf_diff(documents[0], documents[1], ()):
+    for path, left, right in leaf_diff(documents[0], documents[1]):
         if is_stamp(path):  # fingerprints differ whenever anything else does
             continue
         differences += 1
@@ -566,29 +623,15 @@ def _cmd_diff(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         print(key, file=out)
         for (agent, env), label, value, side_facets in zip(sides, labels, (left, right), chosen,
                                                             strict=True):
-            shown = "(absent)" if value is _ABSENT else json.dumps(value, ensure_ascii=False)
+            shown = "(absent)" if value is MISSING else json.dumps(value, ensure_ascii=False)
             origin = ""
-            if value is not _ABSENT:
+            if value is not MISSING:
                 writes = loader.explain_path(agent, env, path, facets=side_facets).writes
                 origin = f"  {writes[-1].describe()}" if writes else ""
             print(f"  {label.ljust(width)}  {shown}{origin}", file=out)
     print(f"{differences} difference{'s' * (differences != 1)} between {labels[0]} and "
           f"{labels[1]}", file=out)
     return EXIT_INVALID if differences else EXIT_OK
-
-
-_ABSENT: Any = object()
-
-
-def _leaf_diff(left: Any, right: Any, path: tuple[Any, ...]) -> list[tuple[Any, Any, Any]]:
-    if isinstance(left, dict) and isinstance(right, dict):
-        found = []
-        for key in [*left, *(k for k in right if k not in left)]:
-            found += _leaf_diff(left.get(key, _ABSENT), right.get(key, _ABSENT), (*path, key))
-        return found
-    if left != right or type(left) is not type(right):
-        return [(path, left, right)]
-    return []
 
 
 def _cmd_build(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -654,6 +697,194 @@ def _cmd_schema(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return EXIT_OK
 
 
+# -- the wire (needs the sdk extra) ----------------------------------------------------------
+
+def _require_sdk(command: str) -> None:
+    """The SDK builds the wire: without it, say how to get it (exit 2), never a traceback."""
+    import importlib.util
+
+    from .errors import UsageError
+
+    try:
+        found = importlib.util.find_spec("agents.realtime") is not None
+    except (ImportError, ValueError):
+        found = False
+    if not found:
+        raise UsageError(f"{command} runs the profile through the openai-agents SDK, which is "
+                         "not installed: pip install 'realtime-profiles[sdk]'")
+
+
+def _registry(args: argparse.Namespace) -> tuple[Any, str]:
+    """The registry names are bound with, and its label: --registry, a plugin's, or None
+    (stand-ins)."""
+    from ._snapshot import STAND_INS
+    from .errors import UsageError
+
+    if args.registry:
+        from ._plugins import load_plugins
+
+        loaded = load_plugins([args.registry], use_pyproject=False)
+        if loaded.registry is None:
+            raise UsageError(f"--registry {args.registry!r} is not a "
+                             "realtime_profiles.sdk.Registry (nor a function returning one)")
+        return loaded.registry, args.registry
+    plugins = _plugins(args)
+    if plugins.registry is not None:
+        return plugins.registry, plugins.registry_spec or "plugin"
+    return None, STAND_INS
+
+
+def _wire_profile(args: argparse.Namespace, loader: Loader, side: tuple[str, str | None],
+                  overrides: Sequence[str], err: TextIO) -> Any:
+    """The profile a wire is taken of: checked (an unset secret is a placeholder), names
+    known to the registry; exits 1 through ProfileValidationError otherwise."""
+    from .errors import ProfileValidationError, summarize
+
+    agent, env = side
+    result = loader.check(agent, env, overrides, facets=_facets(args), bucket=args.bucket)
+    registry, _ = _registry(args)
+    if result.profile is not None and registry is not None:
+        result = _with_problems(result, registry.problems(result.profile))
+    if result.profile is None:
+        raise ProfileValidationError(f"{agent}@{env or '-'}: {summarize(result.problems)}",
+                                     [p for p in result.problems if p.severity == "error"])
+    _print_problems([p for p in result.problems if p.code != "secret-unavailable"], err)
+    return result.profile
+
+
+def _with_problems(result: CheckResult, found: Sequence[Problem]) -> CheckResult:
+    if not found:
+        return result
+    from dataclasses import replace
+
+    from .errors import sorted_problems
+
+    return replace(result, problems=sorted_problems([*result.problems, *found]), profile=None)
+
+
+def _cmd_wire(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    import json
+
+    _require_sdk("wire")
+    from .wire import sdk_versions, session_wire, sip_accept_body
+
+    loader = _loader(args)
+    profile = _wire_profile(args, loader, (args.agent, args.env), args.overrides, err)
+    registry, label = _registry(args)
+    if args.sip:
+        data: Any = sip_accept_body(profile, registry)
+    else:
+        wire = session_wire(profile, registry)
+        data = {"profile": {"agent": profile.agent, "env": profile.env,
+                            "facets": profile.facets, "fingerprint": profile.fingerprint},
+                "versions": sdk_versions(), "registry": label, **wire.to_data()}
+    json.dump(data, out, indent=2, ensure_ascii=False)
+    out.write("\n")
+    return EXIT_OK
+
+
+def _cmd_snapshot(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    _require_sdk("snapshot")
+    from . import _snapshot
+    from ._matrix import facet_filter
+    from .errors import UsageError
+    from .loader import Loader
+
+    environ: dict[str, str] = {}
+    for text in args.environ:
+        name, sep, value = text.partition("=")
+        if not sep or not name:
+            raise UsageError(f"--environ {text!r}: write it as NAME=VALUE")
+        environ[name] = value
+    _loader(args)  # the root exists, the plugins import
+    # sealed: no local.yaml, no variable but those given (see _snapshot)
+    loader = Loader(args.root, local=False, environ=environ,
+                    resolvers=_plugins(args).resolvers or None)
+    matrix = _combinations(loader, args)
+    if len(matrix) > args.max_combinations:
+        raise UsageError(f"the matrix has {len(matrix)} combinations, over "
+                         f"--max-combinations {args.max_combinations}: narrow it (AGENT..., "
+                         "--env, --facet) or raise the limit")
+    registry, label = _registry(args)
+    taken = _snapshot.take(loader, matrix, registry, label)
+    scope = _snapshot.in_scope_of(args.agents or None, args.envs or None,
+                                  facet_filter(loader, args.facets))
+    directory = Path(args.dir)
+    if args.check:
+        report = _snapshot.check(directory, taken, scope)
+        summary = report.summary()
+    else:
+        report = _snapshot.write(directory, taken, scope)
+        summary = _written(report, directory)
+    if args.format == "json":
+        import json
+
+        json.dump({"ok": report.ok if args.check else not report.count("invalid"),
+                   "summary": summary, "directory": str(directory),
+                   "snapshots": [f.to_data() for f in report.findings]}, out, indent=2,
+                  ensure_ascii=False)
+        out.write("\n")
+    else:
+        for line in _snapshot.render(report) if args.check else _write_lines(report):
+            print(line, file=out)
+        print(summary, file=out)
+    if args.check:
+        return EXIT_OK if report.ok else EXIT_INVALID
+    return EXIT_INVALID if report.count("invalid") else EXIT_OK
+
+
+def _written(report: Any, directory: Path) -> str:
+    if report.count("invalid"):
+        return (f"nothing written to {directory}: {report.count('invalid')} profile"
+                f"{'s' * (report.count('invalid') != 1)} do not validate")
+    written = report.count("changed") + report.count("missing")
+    total = len(report.findings) - report.count("stale")
+    return (f"{total} snapshot{'s' * (total != 1)} in {directory}: {written} written, "
+            f"{report.count('match')} unchanged, {report.count('stale')} removed")
+
+
+def _write_lines(report: Any) -> Any:
+    from . import _snapshot
+
+    for finding in report.findings:
+        if finding.status == "invalid":
+            yield from _snapshot.render(type(report)([finding]))
+        elif finding.status in ("changed", "missing"):
+            yield f"wrote {finding.name} ({finding.label})"
+        elif finding.status == "stale":
+            yield f"removed {finding.name} ({finding.label})"
+
+
+def _wire_diff(args: argparse.Namespace, loader: Loader, sides: list[tuple[str, str | None]],
+               out: TextIO, err: TextIO) -> int:
+    """`diff A B --wire`: the live update from A to B, and what it cannot change."""
+    import json
+
+    _require_sdk("diff --wire")
+    from .live import plan_update
+
+    profiles = [_wire_profile(args, loader, side, (), err) for side in sides]
+    registry, _ = _registry(args)
+    plan = plan_update(profiles[0], profiles[1], registry)
+    labels = [f"{a}@{e or '-'}" for a, e in sides]
+    if args.format == "json":
+        json.dump({"from": labels[0], "to": labels[1], "event": plan.event,
+                   "fields": list(plan.fields), "changed": list(plan.changed),
+                   "voice": plan.voice,
+                   "problems": [p.as_dict() for p in plan.problems]}, out, indent=2,
+                  ensure_ascii=False)
+        out.write("\n")
+    else:
+        fields = ", ".join(plan.fields) or "none"
+        print(f"# the session.update that moves a live session from {labels[0]} to "
+              f"{labels[1]} (fields: {fields})", file=out)
+        print(plan.render(), file=out)
+        refused = len(plan.refusals)
+        print(f"{len(plan.fields)} field{'s' * (len(plan.fields) != 1)} to send, {refused} "
+              f"refused, {len(plan.problems) - refused} for new sessions only", file=out)
+    return EXIT_OK if plan.event is None and not plan.problems else EXIT_INVALID
+
+
 _COMMANDS = {
     "list": _cmd_list,
     "show": _cmd_show,
@@ -661,6 +892,8 @@ _COMMANDS = {
     "explain": _cmd_explain,
     "diff": _cmd_diff,
     "schema": _cmd_schema,
+    "wire": _cmd_wire,
+    "snapshot": _cmd_snapshot,
     "build": _cmd_build,
     "export": _cmd_export,
 }

@@ -1,0 +1,166 @@
+"""What the SDK puts on the socket for a profile: the frames a session sends when it starts,
+and the body that accepts a SIP call. Needs the `sdk` extra.
+
+The frames come from a real `RealtimeSession` of the installed SDK on an in-memory socket
+(`offline`), so they are what production would send, SDK defaults included: a default the SDK
+changes between releases changes these frames, which is what `snapshot --check` watches. The
+SIP body is built by the SDK's own `OpenAIRealtimeSIPModel.build_initial_session_payload`.
+
+Names of code (tools, handoffs, guardrails) are bound by the caller's `Registry`, or by
+stand-ins of the same names (`offline.stand_ins`): a tool's schema on the wire is then the
+stand-in's, the same for every profile. Secrets never reach the output: the api key travels
+in a header the socket records by name only, and any other place a secret's value might
+surface is replaced by `***` (`scrub`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+from collections.abc import Awaitable, Iterable, Mapping
+from dataclasses import dataclass, field
+from importlib import metadata
+from typing import TYPE_CHECKING, Any, Final, TypeVar
+
+from ._paths import get
+from .profile import MASK
+
+if TYPE_CHECKING:
+    from .profile import Profile
+    from .sdk import Registry
+
+T = TypeVar("T")
+
+SDK_PACKAGES: Final = ("openai-agents", "openai")
+"""The packages whose code decides the wire; their versions go with every snapshot."""
+
+_SHORTEST_SCRUBBED: Final = 6  # shorter secret values are only replaced where whole
+
+
+@dataclass(frozen=True)
+class Wire:
+    """The frames a session sends when it starts with a profile, in order: the session
+    configuration (`session.update`), the tracing update the SDK sends once the server has
+    created the session, the start messages and the client messages. `url` is where the
+    socket would connect."""
+
+    url: str
+    frames: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def session(self) -> dict[str, Any]:
+        """The session configuration: the first `session.update`'s `session`."""
+        for frame in self.frames:
+            if frame.get("type") == "session.update":
+                session: dict[str, Any] = frame.get("session") or {}
+                return session
+        return {}
+
+    def to_data(self) -> dict[str, Any]:
+        return {"url": self.url, "frames": self.frames}
+
+
+def sdk_versions() -> dict[str, str]:
+    """The installed versions of the packages that build the wire."""
+    versions: dict[str, str] = {}
+    for name in SDK_PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def registry_for(profile: Profile, registry: Registry | None) -> Registry:
+    """`registry`, or stand-ins for every name the profile and its graph use."""
+    if registry is not None:
+        return registry
+    from .offline import stand_ins
+
+    return stand_ins(profile)
+
+
+async def capture_wire(profile: Profile, registry: Registry | None = None) -> Wire:
+    """The frames a session starting with `profile` sends, through the installed SDK."""
+    from .offline import capture_session
+
+    capture = await capture_session(profile, registry=registry_for(profile, registry))
+    return Wire(capture.url or "", scrub(capture.frames, secret_values(profile)))
+
+
+def session_wire(profile: Profile, registry: Registry | None = None) -> Wire:
+    """`capture_wire` for synchronous callers (the command line, tests)."""
+    return run_sync(capture_wire(profile, registry))
+
+
+async def sip_accept_body_async(profile: Profile,
+                                registry: Registry | None = None) -> dict[str, Any]:
+    """The body of `client.realtime.calls.accept(call_id, **body)` for a SIP call answered
+    with `profile`, as the SDK builds it (`build_initial_session_payload`)."""
+    from agents.realtime.openai_realtime import OpenAIRealtimeSIPModel
+
+    registry = registry_for(profile, registry)
+    bound = registry.bind(profile)
+    payload = await OpenAIRealtimeSIPModel.build_initial_session_payload(
+        registry.realtime_agent(profile), run_config=bound.run_config,  # type: ignore[arg-type]
+        model_config={k: v for k, v in bound.model_config.items()  # type: ignore[arg-type]
+                      if k != "api_key"})
+    body: dict[str, Any] = payload.model_dump(mode="json", exclude_unset=True)
+    scrubbed: dict[str, Any] = scrub(body, secret_values(profile))
+    return scrubbed
+
+
+def sip_accept_body(profile: Profile, registry: Registry | None = None) -> dict[str, Any]:
+    """`sip_accept_body_async` for synchronous callers."""
+    return run_sync(sip_accept_body_async(profile, registry))
+
+
+def run_sync(awaitable: Awaitable[T]) -> T:
+    """Run a coroutine to its end from synchronous code: on this thread when no event loop
+    runs here, else on a worker thread with its own loop (never nested in the caller's)."""
+    async def main() -> T:
+        return await awaitable
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(main())
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, main()).result()
+
+
+# -- secrets never leave ---------------------------------------------------------------------
+
+def secret_values(profile: Profile) -> list[str]:
+    """The text of every secret the profile holds (api key, header values), longest first."""
+    document = {"model_config": profile.model_config}
+    found = {value for path in profile._secrets
+             if isinstance(value := get(document, path), str) and value}
+    return sorted(found, key=len, reverse=True)
+
+
+def scrub(data: T, secrets: Iterable[str]) -> T:
+    """`data` with each secret's text replaced by `***`: a string equal to a secret, and,
+    for secrets long enough not to match by chance, every occurrence inside a string."""
+    values = list(secrets)
+    if not values:
+        return data
+    whole = set(values)
+    inside = [v for v in values if len(v) >= _SHORTEST_SCRUBBED]
+
+    def clean(node: Any) -> Any:
+        if isinstance(node, str):
+            if node in whole:
+                return MASK
+            for value in inside:
+                if value in node:
+                    node = node.replace(value, MASK)
+            return node
+        if isinstance(node, Mapping):
+            return {key: clean(item) for key, item in node.items()}
+        if isinstance(node, list):
+            return [clean(item) for item in node]
+        return node
+
+    cleaned: T = clean(data)
+    return cleaned
