@@ -158,6 +158,12 @@ class SecretUnavailableError(ProfileError):
     """A secret's source (an environment variable or file) is missing when loading for use."""
 
 
+class LiveUpdateError(ProfileError):
+    """A live update cannot move the running session to the new profile as asked (a model or
+    tracing change, a voice change after the model spoke, a handoff since the plan):
+    `problems` says which, and nothing was sent."""
+
+
 def summarize(problems: Iterable[Problem]) -> str:
     """`2 errors, 1 warning` style counts."""
     problems = tuple(problems)

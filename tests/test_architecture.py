@@ -31,4 +31,30 @@ def test_the_precedence_line_is_the_tuple() -> None:
 
 def test_internal_modules_are_private_and_the_public_ones_few() -> None:
     public = sorted(p.stem for p in (ROOT / "realtime_profiles").glob("[!_]*.py"))
-    assert public == ["bundle", "cli", "errors", "loader", "offline", "profile", "sdk"]
+    assert public == ["bundle", "cli", "errors", "live", "loader", "offline", "profile", "sdk",
+                      "wire"]
+
+
+def test_no_module_imports_a_later_one_at_import_time() -> None:
+    """The map's order is the import order: a module's top-level imports (not those made on
+    first use inside a function, nor type-checking ones) name only modules listed above it."""
+    import ast
+
+    order = re.findall(r"^\|[^|]+\| `([\w]+)\.py`(?:, `([\w]+)\.py`)? \|", _architecture(),
+                       re.MULTILINE)
+    rank: dict[str, int] = {}
+    for index, names in enumerate(order):
+        for name in names:
+            if name:
+                rank[name] = index
+    later: list[str] = []
+    for path in sorted((ROOT / "realtime_profiles").glob("*.py")):
+        tree = ast.parse(path.read_text("utf-8"))
+        for node in tree.body:  # top level only: `if TYPE_CHECKING:` blocks are not imports
+            if isinstance(node, ast.ImportFrom) and node.level == 1:
+                targets = [node.module] if node.module else [a.name for a in node.names]
+                for target in targets:
+                    name = target.split(".")[0]
+                    if name in rank and rank[name] > rank[path.stem]:
+                        later.append(f"{path.stem} imports {name}")
+    assert later == []

@@ -63,7 +63,6 @@ def test_the_bundle_gives_the_loaders_profiles_on_the_whole_shipped_matrix(
 
 def test_a_bundle_profile_builds_the_same_agent_graph(shipped: Path) -> None:
     """The SDK's agents from a bundle are those from the tree: handoffs included."""
-    pytest.importorskip("agents")
     from realtime_profiles.offline import stand_ins
 
     environ = {"OPENAI_API_KEY": KEY}
