@@ -150,7 +150,7 @@ class Change:
 
     def render(self) -> str:
         old, new = _excerpts(self.old, self.new)
-        where = f"  ({self.origin})" if self.origin else ""
+        where = f"  [{self.origin}]" if self.origin else ""
         return f"{self.path}: {old} -> {new}{where}"
 
     def to_data(self) -> dict[str, Any]:

@@ -118,7 +118,7 @@ def test_a_profile_edit_fails_naming_the_path_and_the_file(tree: Tree) -> None:
     assert code == 1
     assert ("desk/prod/line=web.json: desk@prod[line=web]: changed: profile changed\n"
             '  profile run_config.model_settings.voice: "cedar" -> "verse"  '
-            "(profiles/env/prod.yaml:3:5 (env))\n"
+            "[profiles/env/prod.yaml:3:5 (env)]\n"
             '  wire frames[0] session.update: session.audio.output.voice: "cedar" -> "verse"'
             ) in out
     assert out.splitlines()[-1] == "6 snapshots checked: 3 match, 3 changed"
