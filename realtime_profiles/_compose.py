@@ -117,13 +117,20 @@ def _with_severity(problem: Problem, severity: Severity) -> Problem:
     return problem if problem.severity == severity else replace(problem, severity=severity)
 
 
+# Layers typed by the caller, not read from the tree: a problem there is a usage error.
+_USAGE_LAYERS: Final = {"override": "override", "environment": "environment variable"}
+
+
 def raise_for_overrides(problems: Sequence[Problem], layers: Sequence[Layer]) -> None:
-    """A problem located on an override the caller typed is a usage error (exit 2)."""
-    marks = {edit.mark for layer in layers if layer.source.kind == "override"
-             for edit in layer.edits}
-    bad = [p for p in problems if p.severity == "error" and p.mark in marks]
+    """A problem located on an override the caller typed, or on a `REALTIME_PROFILES__*`
+    variable, is a usage error (exit 2): the input to fix is the command line or the
+    environment, not a file of the tree."""
+    kinds = {mark: _USAGE_LAYERS[layer.source.kind] for layer in layers
+             if layer.source.kind in _USAGE_LAYERS for mark in layer.marks.values()}
+    bad = [p for p in problems if p.severity == "error" and p.mark in kinds]
     if bad:
-        raise UsageError("invalid override: " + summarize(bad), bad)
+        named = sorted({kinds[p.mark] for p in bad if p.mark is not None})
+        raise UsageError(f"invalid {' and '.join(named)}: {summarize(bad)}", bad)
 
 
 def _resolver_deps(interpolator: Interpolator, root: Path,

@@ -26,7 +26,7 @@ from . import _secrets
 from ._layer import DELETE, Append, Edit, EditKind, Source
 from ._limits import MAX_DEPTH
 from ._paths import PathKey
-from ._yaml import SECTIONS, LimitError, Walker, reader_error, reader_position
+from ._yaml import SECTIONS, CoreLoader, LimitError, Walker, reader_error, reader_position
 from .errors import Mark, UsageError
 
 ENV_PREFIX: Final = "REALTIME_PROFILES__"
@@ -59,8 +59,9 @@ def parse_key(key: str, text: str) -> PathKey:
 def parse_value(raw: str, text: str, offset: int) -> Any:
     """YAML-typed value: `true` is a bool, `'true'` a string, `` (nothing) an empty string.
 
-    Read by the same walk as layer files, so the same rules hold: safe tags only, string keys,
-    no duplicate keys, bounded alias expansion and depth, dates kept as text.
+    Read by the same walk and the same YAML 1.2 core schema as layer files, so the same rules
+    hold: `yes` is a string, safe tags only, string keys, no duplicate keys, bounded alias
+    expansion and depth, dates kept as text.
     """
     if raw == "":
         return ""
@@ -68,7 +69,7 @@ def parse_value(raw: str, text: str, offset: int) -> Any:
         raw.encode("utf-8")
     except UnicodeEncodeError as exc:
         raise _syntax(text, offset + exc.start, "not UTF-8 text") from None
-    loader = yaml.CSafeLoader(raw) if hasattr(yaml, "CSafeLoader") else yaml.SafeLoader(raw)
+    loader = CoreLoader(raw)
     try:
         node = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
@@ -218,8 +219,9 @@ def format_override(path: PathKey, value: Any, kind: EditKind = "force") -> str:
 
 
 def _flow(value: Any) -> str:
-    """YAML flow text for JSON data: `json.dumps`, except where JSON is not YAML 1.1 (`1e+16`
-    needs a dot to be a float; see `_NOT_PRINTABLE` for strings)."""
+    """YAML flow text for JSON data: `json.dumps`, except where JSON is not YAML (a float is
+    given a dot, `1.0e+16`, which YAML 1.1 readers need as well; see `_NOT_PRINTABLE` for
+    strings)."""
     import json
 
     if isinstance(value, dict):

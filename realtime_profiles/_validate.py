@@ -388,22 +388,29 @@ def _key_hint(key: str, path: PathKey, allowed: Sequence[str], index: SchemaInde
     return f"allowed here: {shown}"
 
 
-_TRUTHY: Final = ("true", "yes", "on")
+# What YAML 1.1 (and people) read as booleans; in YAML 1.2, which profiles use, only
+# true/false are (`yes` is the string 'yes', `language: no` the language code).
+_TRUE_WORDS: Final = frozenset({"true", "yes", "on", "y"})
+_FALSE_WORDS: Final = frozenset({"false", "no", "off", "n"})
 
 
 def _coercion_hint(value: Any, expected: Sequence[str]) -> str | None:
+    """What to write instead of a string where a boolean or a number is expected. "Without
+    quotes" only where dropping the quotes gives that type (`'false'`, `'0.5'`); a word that
+    YAML 1.1 would have read as a boolean (`yes`) gets the YAML 1.2 spelling."""
+    from ._yaml import core_boolean, core_number
+
     if not isinstance(value, str):
         return None
-    lowered = value.strip().lower()
-    if "boolean" in expected and lowered in (*_TRUTHY, "false", "no", "off"):
-        word = "true" if lowered in _TRUTHY else "false"
-        return f"write {word} without quotes; strings are never coerced"
-    if {"number", "integer"} & set(expected):
-        try:
-            float(value)
-        except ValueError:
-            return None
-        return f"write {value.strip()} without quotes; strings are never coerced"
+    stripped = value.strip()
+    lowered = stripped.lower()
+    if "boolean" in expected and lowered in _TRUE_WORDS | _FALSE_WORDS:
+        word = "true" if lowered in _TRUE_WORDS else "false"
+        if core_boolean(stripped):
+            return f"write {stripped} without quotes; strings are never coerced"
+        return f"write {word}"
+    if {"number", "integer"} & set(expected) and core_number(stripped):
+        return f"write {stripped} without quotes; strings are never coerced"
     return None
 
 

@@ -281,9 +281,9 @@ def _dump(document: Any, fmt: str, out: TextIO) -> None:
         json.dump(document, out, indent=2, ensure_ascii=False)
         out.write("\n")
     else:
-        import yaml
+        from ._yaml import dump
 
-        yaml.safe_dump(document, out, sort_keys=False, allow_unicode=True, width=100)
+        dump(document, out, width=100)
 
 
 def _combinations(loader: Loader, agents: Sequence[str],

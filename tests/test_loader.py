@@ -401,9 +401,12 @@ def test_error_about_a_secret_field_never_prints_its_value(tree: Tree) -> None:
     loader = Loader(root, environ={"K": "hunter2",
                                    "REALTIME_PROFILES__MODEL_CONFIG__API_KEY": "[hunter2]"},
                     checks=())  # the headers lint has its own say; this is about the schema
-    found = problems(loader, "a")
-    assert found == ["environment variable REALTIME_PROFILES__MODEL_CONFIG__API_KEY: "
-                     "model_config.api_key: expected a string or a mapping, got list ***"]
+    with pytest.raises(UsageError) as info:  # the variable is the input to fix: exit 2
+        loader.check("a")
+    assert [p.render() for p in info.value.problems] == [
+        "environment variable REALTIME_PROFILES__MODEL_CONFIG__API_KEY: "
+        "model_config.api_key: expected a string or a mapping, got list ***"]
+    assert "hunter2" not in info.value.render()
 
 
 # -- API surface ---------------------------------------------------------------------------
