@@ -8,13 +8,13 @@ loader can cache the result and know when it goes stale.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Final
 
 from . import _secrets
-from ._interpolate import Interpolator, ParseCache
+from ._interpolate import MUST_SET, MUST_SET_HINT, Interpolator, ParseCache
 from ._layer import Layer
 from ._merge import Folder
 from ._paths import PathKey
@@ -76,12 +76,19 @@ def compose(request: Request, tree: Tree, context: Context, resolvers: Mapping[s
     problems = [p for layer in layers for p in layer.problems]
     problems.extend(folder.problems)
     problems.extend(resolution.problems)
+    unset_marks = list(_must_set(document, ()))
+    problems.extend(unset_marks)
     deps: list[Dep] = [TreeDep(tree), *gathered.deps,
                        *_resolver_deps(interpolator, context.root, context.environ)]
     if not cacheable:
         deps.append(Uncacheable())
+    failed = resolution.failed
+    if unset_marks:  # left out like a value that failed: nothing else piles onto them
+        failed |= {p.key for p in unset_marks}
+        for problem in unset_marks:
+            _remove(document, problem.key)
     comp = Composition(raw, layers, document, problems, secrets, resolution.unset_secrets,
-                       tuple(deps), resolution.failed, resolution.missing_secrets)
+                       tuple(deps), failed, resolution.missing_secrets)
     if resolution.literal_reads:
         locator = Locator(comp.provenance)
         problems.extend(_secrets.literal_read_problems(resolution.literal_reads,
@@ -146,6 +153,32 @@ def _resolver_deps(interpolator: Interpolator, root: Path,
             path = root / args[0]
             deps.append(FileDep(str(path), stat_key(path)))
     return deps
+
+
+def _must_set(node: Any, path: PathKey) -> Iterator[Problem]:
+    """Every `???` left in the document: Hydra's "must be overridden" marker, which the SDK
+    would otherwise receive as a value."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from _must_set(value, (*path, key))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _must_set(value, (*path, index))
+    elif isinstance(node, str) and node == MUST_SET:
+        yield Problem(path, "missing-value", f"is {MUST_SET}: a value that must be set",
+                      None, MUST_SET_HINT)
+
+
+def _remove(document: dict[str, Any], path: PathKey) -> None:
+    """Leave a value out of the document (a list keeps its place with null, as for a value
+    that failed to resolve)."""
+    from ._paths import get, remove
+
+    parent = get(document, path[:-1])
+    if isinstance(parent, list):
+        parent[int(path[-1])] = None
+    else:
+        remove(parent, path[-1])
 
 
 def _expand_shorthand(document: dict[str, Any]) -> None:

@@ -261,6 +261,10 @@ class Folder:
                 value = self._materialize(tree, value, target, tuple(seen))
                 set_at(tree, target, value)
             if value is MISSING:
+                rerouted = self._through(tree, target, tuple(seen))
+                if rerouted is not None:  # `${vars.b.calm}` where `b: ${vars.presets}`
+                    target = rerouted
+                    continue
                 self.problems.append(Problem(
                     stack[-1], "reference-missing",
                     f"reference ${{{render_path(target)}}} points to nothing", None,
@@ -274,6 +278,24 @@ class Folder:
                     self._visit(tree, value, target, tuple(seen))
                 return target, value
             target = nxt
+
+    def _through(self, tree: dict[str, Any], target: PathKey,
+                 stack: tuple[PathKey, ...]) -> PathKey | None:
+        """Where `target` really is when a key on its way is a reference (or a preset): the
+        referenced path plus the rest, as interpolation would find it; None if nothing on
+        the way is one."""
+        for cut in range(len(target) - 1, 0, -1):
+            prefix = target[:cut]
+            value = get(tree, prefix)
+            if value is MISSING:
+                continue
+            if isinstance(value, Preset):
+                value = self._materialize(tree, value, prefix, stack)
+                set_at(tree, prefix, value)
+                return target if get(tree, target) is not MISSING else None
+            nxt = ref_target(value)
+            return None if nxt is None else nxt + target[cut:]
+        return None
 
     # -- edits (overrides, environment variables) ------------------------------------------
     def _edit_within(self, value: Any, path: PathKey, op: _EditWithin, ref: str) -> Any:
