@@ -9,12 +9,13 @@ imports this module; loading a profile reads the generated, packaged schema.json
 from __future__ import annotations
 
 import copy
+import inspect
 import json
 import typing
 from collections.abc import Mapping
 from typing import Any
 
-from ._schema import JSONSchema, SchemaBuilder
+from ._schema import JSONSchema, SchemaBuilder, field_names, tag_values, typeddict_members
 
 SCHEMA_ID = "https://realtime-profiles.invalid/schema.json"
 
@@ -69,26 +70,10 @@ AUDIO_FORMAT: JSONSchema = {
         "g711_alaw) or a newer MIME-style name or object (audio/pcm at 24 kHz, audio/pcmu, "
         "audio/pcma)."
     ),
-    "anyOf": [
-        {"type": "string", "enum": AUDIO_FORMAT_STRINGS},
-        {
-            "type": "object",
-            "properties": {
-                "type": {"const": "audio/pcm"},
-                # Source: openai/types/realtime/realtime_audio_formats_param.py, AudioPCM.rate:
-                # "Only a 24kHz sample rate is supported."
-                "rate": {"const": 24000},
-            },
-            "required": ["type"],
-            "additionalProperties": False,
-        },
-        {
-            "type": "object",
-            "properties": {"type": {"enum": ["audio/pcmu", "audio/pcma"]}},
-            "required": ["type"],
-            "additionalProperties": False,
-        },
-    ],
+    # The object forms are added by `build_document_schema`, one per member of the wire union
+    # (openai/types/realtime/realtime_audio_formats_param.py: AudioPCM, whose rate is
+    # Literal[24000] - "Only a 24kHz sample rate is supported." - AudioPCMU, AudioPCMA).
+    "anyOf": [{"type": "string", "enum": AUDIO_FORMAT_STRINGS}],
 }
 
 VOICE: JSONSchema = {
@@ -131,30 +116,10 @@ FIELD_OVERRIDES: dict[str, JSONSchema] = {
     "RealtimeSessionModelSettings.output_audio_format": {"$ref": "#/$defs/RealtimeAudioFormat"},
     "RealtimeAudioInputConfig.format": {"$ref": "#/$defs/RealtimeAudioFormat"},
     "RealtimeAudioOutputConfig.format": {"$ref": "#/$defs/RealtimeAudioFormat"},
-    # MCPToolChoice is a dataclass, not data; tool_choice keeps its string and null forms.
-    "RealtimeSessionModelSettings.tool_choice": {
-        "anyOf": [
-            {"type": "string", "minLength": 1, "x-known-values": ["auto", "required", "none"]},
-            {"type": "null"},
-        ]
-    },
-    # Prompt variables: strings, or the Responses API's typed input objects.
-    "Prompt.variables": {
-        "type": "object",
-        "additionalProperties": {
-            "anyOf": [
-                {"type": "string"},
-                {
-                    "type": "object",
-                    "properties": {
-                        "type": {"enum": ["input_text", "input_image", "input_file"]}
-                    },
-                    "required": ["type"],
-                    "additionalProperties": True,
-                },
-            ]
-        },
-    },
+    # tool_choice and Prompt.variables are replaced in `build_document_schema` by the wire
+    # unions they are sent as (both pass through the SDK unchanged): placeholders here.
+    "RealtimeSessionModelSettings.tool_choice": {},
+    "Prompt.variables": {},
     "RealtimeSessionModelSettings.input_audio_transcription": TRANSCRIPTION_OR_NULL,
     "RealtimeAudioInputConfig.transcription": TRANSCRIPTION_OR_NULL,
     # The SDK skips an image part whose detail is not one of these (openai_realtime.py,
@@ -194,7 +159,9 @@ FIELD_NOTES: dict[str, str] = {
         "file. A callable key is written {callable: name} and bound through the registry."
     ),
     "RealtimeSessionModelSettings.tool_choice": (
-        "MCPToolChoice objects are not plain data and are set in code instead."
+        "As the Realtime API takes it: auto, required or none, or {type: function, name: ...}"
+        " to make the model call one tool (the SDK sends the value unchanged, so any other "
+        "string would be refused by the API). MCPToolChoice objects are set in code."
     ),
 }
 
@@ -230,9 +197,10 @@ FIELD_CONSTRAINTS: dict[str, JSONSchema] = {
     },
 }
 
-# TypedDicts that take keys beyond their declared ones. RealtimeTurnDetectionConfig says so
-# in its docstring ("Allows extra vendor keys"); unknown keys there are warnings, not errors.
-OPEN_CLASSES = frozenset({"RealtimeTurnDetectionConfig"})
+# TypedDicts that take keys beyond their declared ones. RealtimeTurnDetectionConfig says it
+# "allows extra vendor keys", but the OpenAI wire types do not: it is closed per detector type
+# (`_discriminated` below).
+OPEN_CLASSES: frozenset[str] = frozenset()
 
 def _opaque(tp: Any) -> JSONSchema | None:
     """Callables and SDK classes have no JSON form; the overlay replaces every such field.
@@ -241,6 +209,186 @@ def _opaque(tp: Any) -> JSONSchema | None:
     so regeneration fails loudly instead of emitting a schema that accepts anything.
     """
     return None
+
+
+# -- discriminated unions -------------------------------------------------------------------
+#
+# Where the wire takes one of several shapes picked by `type` (turn detection: server_vad or
+# semantic_vad), the SDK's TypedDict flattens them into one mapping with every field, and the
+# SDK sends whatever it is given: `eagerness` inside a server_vad block reaches the API. Each
+# such union is closed per member here, with each member's fields read from the openai
+# package's own wire types, so `schema --check` notices when they change.
+
+def _wording(what: str, fix: str) -> dict[str, Any]:
+    """The `x-errors` text for a field that exists in the union but not in the chosen member.
+    `{key}`, `{allowed}`, `{dotted}`, `{value[type]}` and `{at[type]}` (where `type` was set)
+    are filled in by the validator."""
+    return {
+        "message": f"is not a field of {{value[type]}} {what} (type {{value[type]}} is set at "
+                   "{at[type]}; {value[type]} takes {allowed})",
+        "suggestion": fix,
+    }
+
+
+TURN_DETECTION_FIX = (
+    "remove it: delete the line that sets it or, where it is inherited, write {key}: !delete "
+    "beside type: {value[type]} (~{dotted}.{key} on the command line); or set the whole "
+    "{dotted} in one value: a ${{vars...}} preset reference, or "
+    "++{dotted}={{type: {value[type]}, ...}}")
+AUDIO_FORMAT_FIX = ("remove {key}: the SDK rebuilds the format from its type (and rate, for "
+                    "audio/pcm) and drops anything else")
+CONTENT_FIX = "remove {key}, or put it in a part of its own type: the SDK drops it"
+WIRE_FIX = "remove {key}: the API takes only the fields of the chosen type"
+STRING_OPTIONS_FIX = {
+    "tool choice": "the API takes no other string: to make the model call one tool, write "
+                   "{type: function, name: <tool name>}",
+}
+
+
+def wire_turn_detection() -> Any:
+    """openai/types/realtime/realtime_audio_input_turn_detection_param.py: ServerVad |
+    SemanticVad, the session's `audio.input.turn_detection`."""
+    from openai.types.realtime import realtime_audio_input_turn_detection_param as wire
+
+    return wire.RealtimeAudioInputTurnDetectionParam
+
+
+def wire_audio_formats() -> Any:
+    """openai/types/realtime/realtime_audio_formats_param.py: AudioPCM | AudioPCMU | AudioPCMA."""
+    from openai.types.realtime import realtime_audio_formats_param as wire
+
+    return wire.RealtimeAudioFormatsParam
+
+
+def wire_tool_choice() -> Any:
+    """openai/types/realtime/realtime_tool_choice_config_param.py: "none" | "auto" |
+    "required" | {type: function, name} | {type: mcp, server_label, name}. The SDK assigns
+    tool_choice to the session unvalidated (openai_realtime.py, `_get_session_config`)."""
+    from openai.types.realtime import realtime_tool_choice_config_param as wire
+
+    return wire.RealtimeToolChoiceConfigParam
+
+
+def wire_prompt_variables() -> Any:
+    """openai/types/responses/response_prompt_param.py `Variables`: a string or an
+    input_text, input_image or input_file object; the SDK passes variables through as they
+    are (agents/realtime/openai_realtime.py, ResponsePrompt)."""
+    from openai.types.responses import response_prompt_param as wire
+
+    return wire.Variables
+
+
+def _object_branch(builder: SchemaBuilder, cls: type, fields: dict[str, JSONSchema],
+                   wording: dict[str, Any], keys: list[str]) -> JSONSchema:
+    """`$defs[cls]`: the member `cls` of a union, closed to its own fields, with the wording
+    for a field of another member (`keys`: every field of the union)."""
+    schema = builder.defs[cls.__name__]
+    schema["properties"] = {name: fields.get(name, schema["properties"].get(name, {}))
+                            for name in field_names(cls)}
+    schema["additionalProperties"] = False
+    schema["x-errors"] = {"additionalProperties": {**wording, "keys": keys}}
+    return {"$ref": f"#/$defs/{cls.__name__}"}
+
+
+def _discriminated(builder: SchemaBuilder, union: Any, wording: dict[str, Any],
+                   order: list[str] | None = None) -> list[JSONSchema]:
+    """`$ref`s to a union's TypedDict members as closed `$defs` (built from the wire types),
+    ordered like `order` (the discriminator values as the SDK lists them)."""
+    members = typeddict_members(union)
+    by_tag = {tag_values(m)[0]: m for m in members}
+    if order is not None and set(order) != set(by_tag):
+        raise RuntimeError(f"the SDK's types {order} and the wire's {sorted(by_tag)} differ")
+    keys = sorted({f for m in members for f in field_names(m)})
+    refs = []
+    for tag in order or list(by_tag):
+        builder.schema_for(by_tag[tag])
+        refs.append(_object_branch(builder, by_tag[tag], {}, wording, keys))
+    return refs
+
+
+def _close_turn_detection(builder: SchemaBuilder) -> None:
+    """RealtimeTurnDetectionConfig: the SDK's fields and their limits stay on the mapping (so
+    every value is checked, and editors show the docs); an `anyOf` of the wire's detectors,
+    each closed to its own fields, says which fields a detector takes. A block without
+    `type` may hold any SDK field: the SDK never sends one (a lint says so where it would)."""
+    base = builder.defs["RealtimeTurnDetectionConfig"]
+    props = base["properties"]
+    order = list(props["type"].pop("enum"))
+    base.pop("additionalProperties", None)
+    members = typeddict_members(wire_turn_detection())
+    by_tag = {tag_values(m)[0]: m for m in members}
+    if set(order) != set(by_tag):
+        raise RuntimeError(f"turn detection types: SDK {order}, wire {sorted(by_tag)}")
+    unknown = sorted({f for m in members for f in field_names(m)} - set(props))
+    if unknown:
+        raise RuntimeError(f"wire turn detection fields missing from the SDK's "
+                           f"RealtimeTurnDetectionConfig: {unknown}")
+    wording = _wording("turn detection", TURN_DETECTION_FIX)
+    branches = []
+    for tag in order:
+        cls = by_tag[tag]
+        builder.classes[cls.__name__] = cls
+        builder.defs[cls.__name__] = {
+            "type": "object",
+            "description": inspect.cleandoc(cls.__doc__ or tag),
+            "properties": {},
+            "required": ["type"],
+        }
+        branches.append(_object_branch(
+            builder, cls, {n: {"const": tag} if n == "type" else {} for n in field_names(cls)},
+            wording, list(props)))
+    untyped = {"properties": {n: {} for n in props if n != "type"},
+               "additionalProperties": False}
+    base["anyOf"] = [*branches, untyped]
+
+
+def _close_audio_formats(builder: SchemaBuilder) -> None:
+    refs = _discriminated(builder, wire_audio_formats(), _wording("audio format",
+                                                                  AUDIO_FORMAT_FIX))
+    for ref in refs:  # an object form needs its type: without one the SDK drops the format
+        builder.defs[ref["$ref"].rsplit("/", 1)[-1]]["required"] = ["type"]
+    builder.defs["RealtimeAudioFormat"]["anyOf"].extend(refs)
+
+
+def _close_wire_union(builder: SchemaBuilder, owner: str, field: str, union: Any, *,
+                      what: str, extra: list[JSONSchema]) -> None:
+    """Replace `owner.field` with the wire union (its string options as an enum, its objects
+    closed per type), keeping the field's description."""
+    refs = _discriminated(builder, union, _wording(what, WIRE_FIX))
+    strings = [{"type": "string", "enum": list(v)} for v in _literal_members(union)]
+    plain = [{"type": "string"}] if _has_str(union) else []
+    target = builder.defs[owner]["properties"]
+    description = target[field].get("description")
+    schema: JSONSchema = {"anyOf": [*plain, *strings, *refs, *extra]}
+    if strings and not plain:
+        schema["x-errors"] = {"anyOf": {"suggestion": STRING_OPTIONS_FIX[what]}}
+    target[field] = {"description": description, **schema} if description else schema
+
+
+def _literal_members(union: Any) -> list[tuple[Any, ...]]:
+    import types as pytypes
+
+    members = typing.get_args(union) if typing.get_origin(union) in (
+        typing.Union, pytypes.UnionType) else (union,)
+    return [typing.get_args(m) for m in members if typing.get_origin(m) is typing.Literal]
+
+
+def _has_str(union: Any) -> bool:
+    return str in typing.get_args(union)
+
+
+def _close_content_parts(builder: SchemaBuilder) -> None:
+    """A user message's parts (the SDK's own union: RealtimeUserInputText | ...Image): the
+    SDK rebuilds each part from its type's fields and drops the rest."""
+    from agents.realtime import config
+
+    union = typing.get_type_hints(config.RealtimeUserInputMessage)["content"]
+    members = typeddict_members(typing.get_args(union)[0])
+    keys = sorted({f for m in members for f in field_names(m)})
+    wording = _wording("message part", CONTENT_FIX)
+    for member in members:
+        builder.defs[member.__name__]["x-errors"] = {
+            "additionalProperties": {**wording, "keys": keys}}
 
 
 def sdk_types() -> dict[str, Any]:
@@ -272,6 +420,12 @@ def sdk_types() -> dict[str, Any]:
 
 def build_document_schema() -> JSONSchema:
     """Generate the schema of the emitted profile document from the installed SDK."""
+    return _build()[0]
+
+
+def _build() -> tuple[JSONSchema, SchemaBuilder]:
+    """The document schema and the builder that made it (which knows each `$defs` object's
+    TypedDict: the SDK's, or the openai wire type a union member comes from)."""
     # Over 60 lines because most of it is the document's own literal (its title, description
     # and four sections), kept whole so the generated file reads like this function.
     from agents.realtime import config
@@ -285,6 +439,7 @@ def build_document_schema() -> JSONSchema:
         open_classes=OPEN_CLASSES,
     )
     builder.defs["RealtimeAudioFormat"] = copy.deepcopy(AUDIO_FORMAT)
+    _close_audio_formats(builder)
     roots = sdk_types()
     # The transcription config is only reached through an overlay ($ref or null): name it.
     for name in ("RealtimeRunConfig", "RealtimeModelConfig", "RealtimeUserInputMessage",
@@ -301,6 +456,16 @@ def build_document_schema() -> JSONSchema:
     # An image part without `type` or `image_url` is skipped by the SDK (openai_realtime.py),
     # though the TypedDict is total=False.
     builder.defs["RealtimeUserInputImage"]["required"] = ["type", "image_url"]
+    _close_turn_detection(builder)
+    _close_content_parts(builder)
+    _close_wire_union(builder, "RealtimeSessionModelSettings", "tool_choice",
+                      wire_tool_choice(), what="tool choice", extra=[{"type": "null"}])
+    _close_wire_union(builder, "Prompt", "variables", wire_prompt_variables(),
+                      what="prompt variable", extra=[])
+    variables = builder.defs["Prompt"]["properties"]["variables"]
+    builder.defs["Prompt"]["properties"]["variables"] = {
+        **({"description": variables.pop("description")} if "description" in variables else {}),
+        "type": "object", "additionalProperties": variables}
     unused = builder.unused_overlays()
     if unused:
         raise RuntimeError(f"overlay entries match no SDK field: {sorted(unused)}")
@@ -334,7 +499,7 @@ def build_document_schema() -> JSONSchema:
         "additionalProperties": False,
         "$defs": dict(sorted(builder.defs.items())),
     }
-    return document
+    return document, builder
 
 
 def build_layer_schema(document: Mapping[str, Any]) -> JSONSchema:
@@ -398,12 +563,9 @@ def _relaxed_value(schema: JSONSchema) -> JSONSchema:
 
 
 def sdk_field_sets() -> dict[str, list[str]]:
-    """Each covered SDK TypedDict's field names, straight from the installed SDK."""
-    return {
-        name: list(typing.get_type_hints(tp))
-        for name, tp in sdk_types().items()
-        if isinstance(tp, type) and hasattr(tp, "__annotations__")
-    }
+    """Each covered TypedDict's field names, straight from the installed packages: the SDK's
+    types and the openai wire types the discriminated unions are closed by."""
+    return {name: field_names(cls) for name, cls in _build()[1].classes.items()}
 
 
 def schema_field_sets(document: Mapping[str, Any]) -> dict[str, list[str]]:

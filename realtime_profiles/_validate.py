@@ -54,6 +54,13 @@ class SchemaIndex(NamedTuple):
     known_values: tuple[tuple[Pattern, tuple[str, ...]], ...]
     open_objects: tuple[tuple[Pattern, tuple[str, ...]], ...]
     key_homes: Mapping[str, tuple[Pattern, ...]]
+    defs: Mapping[str, Any]
+
+    def deref(self, node: Any) -> Any:
+        """`node` with local `$ref`s followed."""
+        while isinstance(node, Mapping) and "$ref" in node:
+            node = self.defs[str(node["$ref"]).rsplit("/", 1)[-1]]
+        return node
 
 
 class DocumentValidator:
@@ -160,7 +167,7 @@ def _index(schema: Mapping[str, Any]) -> SchemaIndex:
 
     walk(schema, (), 0)
     return SchemaIndex(tuple(known), tuple(open_objects),
-                       {k: tuple(v) for k, v in homes.items()})
+                       {k: tuple(v) for k, v in homes.items()}, defs)
 
 
 # -- error conversion: one small converter per JSON Schema keyword --------------------------
@@ -241,6 +248,9 @@ def _schema_of(error: ValidationError) -> Mapping[str, Any]:
 def _additional(error: ValidationError, ctx: _Context) -> Iterator[Problem]:
     path = _path(error)
     allowed = list(_schema_of(error).get("properties", {}))
+    # A member of a discriminated union says, in the schema, how to word a field that belongs
+    # to another member (`eagerness` in a server_vad block): `x-errors.additionalProperties`.
+    wording = _schema_of(error).get("x-errors", {}).get("additionalProperties", {})
     instance: Any = error.instance
     for key in instance:
         if key in allowed:
@@ -250,11 +260,48 @@ def _additional(error: ValidationError, ctx: _Context) -> Iterator[Problem]:
             yield Problem((*path, _secrets.MASK), "unknown-key", "unknown key", mark, None,
                           "error", via)
             continue
+        if key in wording.get("keys", ()):
+            fields = _Fields(key, path, instance, allowed, ctx)
+            yield Problem((*path, key), "variant-key", wording["message"].format_map(fields),
+                          mark, wording.get("suggestion", "").format_map(fields) or None,
+                          "error", via)
+            continue
         yield Problem((*path, key), "unknown-key", "unknown key", mark,
                       _key_hint(key, path, allowed, ctx.schema_index), "error", via)
 
 
+class _Fields(dict[str, Any]):
+    """What an `x-errors` template may name: `{key}`, `{dotted}` (the mapping's path),
+    `{allowed}` (its fields but the discriminator), `{value[name]}` (a sibling's value) and
+    `{at[name]}` (where that sibling was set)."""
+
+    def __init__(self, key: str, path: PathKey, instance: Mapping[str, Any],
+                 allowed: Sequence[str], ctx: _Context) -> None:
+        super().__init__(
+            key=key, dotted=".".join(map(str, path)),
+            allowed=", ".join(k for k in allowed if k != _TAG) or "no other field",
+            value={k: str(v) for k, v in instance.items() if not isinstance(v, dict | list)},
+            at=_Marks(path, ctx))
+
+
+class _Marks(dict[str, str]):
+    """`{at[type]}`: where the sibling `type` was set, located on demand."""
+
+    def __init__(self, path: PathKey, ctx: _Context) -> None:
+        super().__init__()
+        self._path = path
+        self._ctx = ctx
+
+    def __missing__(self, name: str) -> str:
+        mark, _ = self._ctx.locate((*self._path, name))
+        return mark.render() if mark is not None else "?"
+
+
 def _any_of(error: ValidationError, ctx: _Context) -> Iterator[Problem]:
+    picked = _by_discriminator(error, ctx)
+    if picked is not None:
+        yield from picked
+        return
     branch_errors = _pick_branch(error)
     if branch_errors is not None:
         for sub in branch_errors:
@@ -268,8 +315,72 @@ def _any_of(error: ValidationError, ctx: _Context) -> Iterator[Problem]:
     options = [str(o) for b in spec if isinstance(b, dict) for o in b.get("enum", ())]
     hint = mean(did_you_mean(instance, options)) \
         if isinstance(instance, str) and not secret else None
-    yield ctx.at(error, path, "type", f"expected {_expected_types(error)}, got "
-                 f"{_got(instance, secret)}", hint)
+    expected = _expected_types(error, ctx.schema_index)
+    yield ctx.at(error, path, "type", f"expected {expected}, got {_got(instance, secret)}", hint)
+
+
+_TAG: Final = "type"
+"""The discriminator of every union the wire types define (turn detection, audio formats,
+message parts, tool choice, prompt variables)."""
+
+
+def _by_discriminator(error: ValidationError, ctx: _Context) -> list[Problem] | None:
+    """A mapping checked against a discriminated union (members told apart by a `type`
+    const): the problems of the member its `type` picks, or that its `type` picks none, or,
+    without a `type`, those of the one member that takes none. None: not such a union."""
+    instance: Any = error.instance
+    if not isinstance(instance, dict):
+        return None
+    spec: Any = error.validator_value
+    branches = [ctx.schema_index.deref(b) for b in spec]
+    tags = {n: _tags(b) for n, b in enumerate(branches) if _tags(b)}
+    if not tags:
+        return None
+    by_branch: dict[int, list[ValidationError]] = {}
+    for sub in error.context or ():
+        by_branch.setdefault(int(sub.relative_schema_path[0]), []).append(sub)
+    if _TAG in instance:
+        return _tagged(error, ctx, tags, by_branch)
+    untagged = [n for n, b in enumerate(branches) if n not in tags and _is_mapping_schema(b)]
+    if len(untagged) == 1:
+        return [p for sub in by_branch.get(untagged[0], []) for p in ctx.convert(sub)]
+    if not untagged:
+        return [ctx.at(error, _path(error), "required", f"missing required key {_TAG!r}")]
+    return None
+
+
+def _tagged(error: ValidationError, ctx: _Context, tags: Mapping[int, tuple[Any, ...]],
+            by_branch: Mapping[int, list[ValidationError]]) -> list[Problem] | None:
+    """The problems of a mapping whose `type` picks one member, or names none."""
+    instance: Any = error.instance
+    value = instance[_TAG]
+    chosen = [n for n, options in tags.items() if any(value == o for o in options)]
+    if len(chosen) == 1:
+        return [p for sub in by_branch.get(chosen[0], []) for p in ctx.convert(sub)]
+    if chosen:
+        return None
+    if not isinstance(value, str):  # the mapping's own `type` schema says so
+        return []
+    options = [str(o) for n in sorted(tags) for o in tags[n]]
+    return [ctx.at(error, (*_path(error), _TAG), "enum", f"{_describe(value, False)} is not "
+                   f"one of {', '.join(map(repr, options))}", mean(did_you_mean(value, options)))]
+
+
+def _tags(branch: Any) -> tuple[Any, ...]:
+    """The discriminator values a union member takes (its `type` const or enum)."""
+    if not isinstance(branch, Mapping):
+        return ()
+    schema = branch.get("properties", {}).get(_TAG, {})
+    if not isinstance(schema, Mapping):
+        return ()
+    if "const" in schema:
+        return (schema["const"],)
+    return tuple(schema.get("enum", ()))
+
+
+def _is_mapping_schema(branch: Any) -> bool:
+    return isinstance(branch, Mapping) and (branch.get("type") == "object"
+                                            or "properties" in branch)
 
 
 def _type(error: ValidationError, ctx: _Context) -> Iterator[Problem]:
@@ -443,20 +554,22 @@ def _discriminates(branch: Any, instance: Mapping[str, Any]) -> bool:
     return instance.get("type") in options
 
 
-def _expected_types(error: ValidationError) -> str:
+def _expected_types(error: ValidationError, index: SchemaIndex) -> str:
     names: list[str] = []
     branches: Any = error.validator_value
     for branch in branches:
-        label = _branch_label(branch)
+        label = _branch_label(branch, index)
         if label not in names:
             names.append(label)
     return " or ".join(names)
 
 
-def _branch_label(branch: Any) -> str:
+def _branch_label(branch: Any, index: SchemaIndex) -> str:
     if not isinstance(branch, dict):
         return "a value"
     if "$ref" in branch:
+        if _tags(index.deref(branch)):  # a member of a discriminated union: its type says
+            return "a mapping"
         return f"a {branch['$ref'].rsplit('/', 1)[-1]} mapping"
     if "enum" in branch:
         return "one of " + ", ".join(repr(v) for v in branch["enum"])

@@ -56,8 +56,17 @@ def test_validate_golden_output(broken: Path) -> None:
         "'false' (write false without quotes; strings are never coerced) [phone@dev, "
         "phone@prod, web@dev, web@prod]\n"
         "profiles/env/prod.yaml:4:7: run_config.model_settings.turn_detection.threshold: 1.5 is "
-        "greater than the maximum of 1 [phone@prod, web@prod]\n")
-    assert out == "4 profiles checked: 0 valid, 4 invalid; 4 errors, 0 warnings\n"
+        "greater than the maximum of 1 [phone@prod, web@prod]\n"
+        "profiles/env/prod.yaml:4:7: run_config.model_settings.turn_detection.threshold: is not "
+        "a field of semantic_vad turn detection (type semantic_vad is set at "
+        "profiles/base.yaml:2:10; semantic_vad takes create_response, eagerness, "
+        "interrupt_response) (remove it: delete the line that sets it or, where it is "
+        "inherited, write threshold: !delete beside type: semantic_vad "
+        "(~run_config.model_settings.turn_detection.threshold on the command line); or set the "
+        "whole run_config.model_settings.turn_detection in one value: a ${vars...} preset "
+        "reference, or ++run_config.model_settings.turn_detection={type: semantic_vad, ...}) "
+        "[phone@prod, web@prod]\n")
+    assert out == "4 profiles checked: 0 valid, 4 invalid; 5 errors, 0 warnings\n"
 
 
 def test_validate_selects_agents_and_envs(broken: Path) -> None:
@@ -96,7 +105,9 @@ def test_validate_shipped_profiles_is_clean(shipped: Path) -> None:
     assert out == "9 profiles checked: 9 valid, 0 invalid; 0 errors, 1 warning\n"
     assert "OPENAI_API_KEY is not set" in err
     assert run("validate", "--strict")[0] == 0  # an unset secret is not the profile's fault
-    (shipped / "agents" / "phone.yaml").write_text("run_config: {model_settings: {voice: x}}\n")
+    (shipped / "agents" / "phone.yaml").write_text(  # phone/prod.yaml refines the server VAD
+        "run_config: {model_settings: {voice: x,\n"
+        "                              turn_detection: '${vars.turn_detection.snappy}'}}\n")
     assert run("validate", "phone")[0] == 0
     assert run("validate", "phone", "--strict")[0] == 1
 

@@ -209,10 +209,10 @@ def test_strict_turns_warnings_into_errors(tree: Tree) -> None:
                      "run_config.model_settings.output_modalities: text and audio cannot be "
                      "requested together (choose one: [audio] (audio plus transcript) or "
                      "[text])", id="both-modalities"),
-        pytest.param("run_config: {model_settings: {turn_detection: {treshold: 0.5}}}",
-                     "warning: run_config.model_settings.turn_detection.treshold: not a "
-                     "documented key; passed through to the API as a vendor key (did you mean "
-                     "'threshold'?)", id="vendor-key-warning"),
+        pytest.param("run_config: {model_settings: {turn_detection: {type: server_vad, "
+                     "treshold: 0.5}}}",
+                     "run_config.model_settings.turn_detection.treshold: unknown key (did you "
+                     "mean 'threshold'?)", id="turn-detection-typo"),
         pytest.param("model_config: {url: 'https://api.example'}",
                      "model_config.url: 'https://api.example' does not match '^wss?://' (the "
                      "SDK opens a websocket: use wss://...)", id="url-scheme"),
@@ -239,7 +239,7 @@ def test_start_message_shorthand_becomes_a_user_message(tree: Tree) -> None:
 
 def test_an_error_in_a_preset_points_at_the_preset_and_the_reference(tree: Tree) -> None:
     root = tree({
-        "base.yaml": "vars:\n  calm:\n    type: semantic_vad\n    threshold: 3\n",
+        "base.yaml": "vars:\n  calm:\n    type: server_vad\n    threshold: 3\n",
         "agents/a.yaml": "run_config:\n  model_settings:\n    turn_detection: ${vars.calm}\n",
     })
     assert problems(Loader(root, environ={}), "a") == [

@@ -60,12 +60,17 @@ run_config:
         pytest.param("vars: {calm: {eagerness: medium}}", ("model_settings", "turn_detection"),
                      {"type": "semantic_vad", "eagerness": "medium", "create_response": True},
                      id="preset-uses-final-vars"),
-        pytest.param("run_config: {model_settings: {turn_detection: {type: server_vad, "
-                     "threshold: 0.4}}}\n"
+        pytest.param("run_config: {model_settings: {turn_detection: {create_response: false, "
+                     "interrupt_response: true}}}\n"
                      "vars: {calm: {eagerness: medium}}",
                      ("model_settings", "turn_detection"),
-                     {"type": "server_vad", "eagerness": "medium", "create_response": True,
-                      "threshold": 0.4}, id="preset-refined-and-vars-changed"),
+                     {"type": "semantic_vad", "eagerness": "medium", "create_response": False,
+                      "interrupt_response": True}, id="preset-refined-and-vars-changed"),
+        pytest.param("run_config: {model_settings: {turn_detection: {type: server_vad, "
+                     "eagerness: !delete , threshold: 0.4}}}",
+                     ("model_settings", "turn_detection"),
+                     {"type": "server_vad", "create_response": True, "threshold": 0.4},
+                     id="detector-changed-and-its-field-deleted"),
     ],
 )
 def test_merge_rule(tree: Tree, agent: str, path: tuple[str, ...], expected: Any) -> None:
@@ -161,8 +166,11 @@ def test_overrides_of_a_preset_reach_the_copies_that_layers_refined(tree: Tree) 
     assert detection(environ, "refined") == refined
     # An override of the refined copy itself, in any order with one of the preset.
     assert detection(loader, "refined", "model_settings.turn_detection.eagerness=auto",
-                     "vars.calm.type=server_vad") == {
-        "type": "server_vad", "eagerness": "auto", "create_response": False}
+                     "++vars.calm.create_response=true") == {
+        "type": "semantic_vad", "eagerness": "auto", "create_response": False}
+    assert detection(loader, "refined", "vars.calm.type=server_vad",
+                     "~model_settings.turn_detection.eagerness") == {
+        "type": "server_vad", "create_response": False}
     assert detection(loader, "plain", "~model_settings.turn_detection.eagerness") == {
         "type": "semantic_vad"}
     assert loader.explain("refined", None, "model_settings.turn_detection.eagerness",
