@@ -57,14 +57,15 @@ class Composition:
 
 
 def compose(request: Request, tree: Tree, context: Context, resolvers: Mapping[str, Resolver],
-            parser: ParseCache, *, lenient: bool, cacheable: bool = True) -> Composition:
+            parser: ParseCache, *, validator: DocumentValidator, lenient: bool,
+            cacheable: bool = True) -> Composition:
     """Compose `request`: its layers folded and resolved, with the problems found on the way
     (validation comes after, in `finish`). `lenient` resolves an unset secret to a
     placeholder (validate, show) instead of failing (load)."""
     tree.check(request.agent, request.env)
     gathered = gather(request, context)
-    layers = gathered.layers
-    folder = Folder()
+    layers = [_checked(layer, validator) for layer in gathered.layers]
+    folder = Folder(free_form=validator.free_form)
     raw = folder.fold(layers)
     raw["profile"] = {"agent": request.agent, "env": request.env}
     secrets = tuple(path for path, _ in _secrets.secret_paths(raw))
@@ -95,6 +96,26 @@ def compose(request: Request, tree: Tree, context: Context, resolvers: Mapping[s
                                                        locator.winner))
     problems.extend(_secrets.opaque_container_problems(raw, layers))
     return comp
+
+
+def _checked(layer: Layer, validator: DocumentValidator) -> Layer:
+    """An override or variable layer with every edit whose key the schema does not know
+    taken out and reported on the layer (a usage error: exit 2), so a typo is never added to
+    the profile, nor blamed on a file that happens to hold the parent key."""
+    if layer.source.kind not in _USAGE_LAYERS or not layer.edits:
+        return layer
+    variable = layer.source.label.removeprefix("environment variable ") \
+        if layer.source.kind == "environment" else None
+    kept, problems = [], list(layer.problems)
+    for edit in layer.edits:
+        problem = validator.edit_problem(edit, variable)
+        if problem is None:
+            kept.append(edit)
+        else:
+            problems.append(problem)
+    if len(kept) == len(layer.edits):
+        return layer
+    return replace(layer, edits=tuple(kept), problems=tuple(problems))
 
 
 def finish(comp: Composition, validator: DocumentValidator, checks: Sequence[Check],

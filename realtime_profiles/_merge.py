@@ -10,7 +10,7 @@ to learn who wrote what. The fold is deterministic, so both folds agree.
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -67,8 +67,12 @@ class Folder:
     """One fold: layers in (lowest first), a raw tree (interpolations unresolved) and problems
     out. With a `Provenance`, every write is recorded as well."""
 
-    def __init__(self, provenance: Provenance | None = None) -> None:
+    def __init__(self, provenance: Provenance | None = None,
+                 free_form: Callable[[PathKey], bool] | None = None) -> None:
         self.prov = provenance
+        # Whether a path lies in a mapping of free keys (vars, metadata): only there is a
+        # missing key probably a typo of a present one (elsewhere the schema has said so).
+        self.free_form = free_form
         self.problems: list[Problem] = []
         # Values copied into presets so far: refining N references to an M-value preset
         # copies N*M values, so the total is capped like a layer's alias expansion.
@@ -372,7 +376,8 @@ class Folder:
 
     def _missing(self, edit: Edit, path: PathKey, parent: Any) -> Problem:
         keys = list(parent) if isinstance(parent, dict) else []
-        hint = mean(did_you_mean(str(path[-1]), keys)) if keys else None
+        free = self.free_form is None or self.free_form(path)
+        hint = mean(did_you_mean(str(path[-1]), keys)) if keys and free else None
         if edit.kind == "set":
             hint = hint or f"to add it, write +{edit.display}=... (or ++ to add or replace)"
         return Problem(path, "override-missing", "is not set in this profile", edit.mark, hint)

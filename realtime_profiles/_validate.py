@@ -21,6 +21,8 @@ if TYPE_CHECKING:  # jsonschema is imported when a document is not certainly val
 
 from . import _secrets
 from ._fastschema import compile_check
+from ._layer import Edit
+from ._overrides import ENV_PREFIX
 from ._paths import PathKey, Pattern, json_kind, select, under
 from .errors import Mark, Problem, Severity, did_you_mean, mean
 
@@ -104,6 +106,38 @@ class DocumentValidator:
         found.extend(self._open_enum_problems(document, locate, warning))
         return found
 
+    def edit_problem(self, edit: Edit, variable: str | None = None) -> Problem | None:
+        """An override (or, with `variable`, a `REALTIME_PROFILES__*` variable) whose key the
+        schema has no place for: refused before it is applied, with the key it meant
+        written the way the caller writes it. `vars` is free-form and not checked."""
+        if not edit.path or edit.path[0] not in self.schema.get("properties", {}):
+            return None
+        found = unknown_key(self.index, self.schema, edit.path)
+        if found is None:
+            return None
+        at, allowed = found
+        hint = key_hint(str(at[-1]), at[:-1], allowed, self.index)
+        rest = edit.path[len(at):]
+        if hint.kind == "home" and "*" not in hint.text:
+            meant: PathKey | None = (*hint.text.split("."), *rest)
+            advice = f"it belongs at {hint.text}"
+        elif hint.kind == "close":
+            meant = (*at[:-1], hint.text, *rest)
+            advice = f"did you mean '{hint.text}'?"
+        else:
+            meant, advice = None, hint.text if hint.kind != "home" else \
+                f"it belongs at {hint.text}"
+        if meant is not None:
+            advice += f"{':' if hint.kind == 'home' else ''} {_retyped(edit, meant, variable)}"
+        return Problem(at, "unknown-key", "unknown key", edit.mark, advice)
+
+    def free_form(self, path: PathKey) -> bool:
+        """Whether the mapping that holds `path` takes keys the schema does not name (`vars`,
+        tracing metadata, headers): there a missing key may well be a typo of a present one."""
+        if not path or path[0] not in self.schema.get("properties", {}):
+            return True
+        return unknown_key(self.index, self.schema, (*path[:-1], "\x00 no such key")) is None
+
     def _open_enum_problems(self, document: Mapping[str, Any], locate: Locate,
                             severity: Severity) -> Iterator[Problem]:
         for pattern, known in self.index.known_values:
@@ -124,6 +158,78 @@ class DocumentValidator:
                         yield Problem((*path, key), "vendor-key", "not a documented key; "
                                       "passed through to the API as a vendor key", mark,
                                       mean(did_you_mean(key, props)), severity, via)
+
+
+def unknown_key(index: SchemaIndex, schema: Mapping[str, Any],
+                path: PathKey) -> tuple[PathKey, tuple[str, ...]] | None:
+    """The first segment of `path` that the schema has no place for, with the keys allowed
+    there; None when every segment has one (or lies in an open mapping, or in a list or a
+    value the schema cannot judge by key: the fold and validation speak for those)."""
+    nodes = [schema]
+    for depth, part in enumerate(path):
+        subschemas = [n for node in nodes for n in _alternatives(index, node)]
+        if isinstance(part, int):
+            nodes = [n["items"] for n in subschemas if isinstance(n.get("items"), Mapping)]
+        else:
+            if any(_is_plain_value(n) for n in subschemas):
+                return None  # may be a string (`voice`): the fold says what it is
+            objects = [n for n in subschemas if n.get("type") == "object" or "properties" in n]
+            found = [n["properties"][part] for n in objects
+                     if isinstance(n.get("properties"), Mapping) and part in n["properties"]]
+            if not found:
+                # a mapping closed by its anyOf members (turn detection) is as closed as they
+                extra = [n.get("additionalProperties", True) for n in objects
+                         if not _closed_by_members(index, n)]
+                if not objects or any(e is True for e in extra):
+                    return None  # a free-form mapping (metadata), or not a mapping at all
+                found = [e for e in extra if isinstance(e, Mapping)]
+                if not found:
+                    allowed = tuple(dict.fromkeys(
+                        k for n in objects for k in n.get("properties", {})))
+                    return path[: depth + 1], allowed
+            nodes = found
+        if not nodes:
+            return None
+    return None
+
+
+def _retyped(edit: Edit, path: PathKey, variable: str | None) -> str:
+    """`edit` with its key replaced by `path`, in the caller's syntax: the override as it
+    would be typed, or the environment variable to set instead."""
+    if variable is not None:
+        return "set " + ENV_PREFIX + "__".join(str(p).upper() for p in path) + " instead"
+    key = ".".join(str(p) for p in path)
+    if path[0] == "run_config" and not edit.display.startswith("run_config"):
+        key = key[len("run_config."):]
+    forms = {"set": f"{key}=...", "add": f"+{key}=...", "force": f"++{key}=...",
+             "delete": f"~{key}", "append": f"{key}+=[...]"}
+    return f"write {forms[edit.kind]}"
+
+
+def _closed_by_members(index: SchemaIndex, node: Mapping[str, Any]) -> bool:
+    members = [index.deref(b) for b in node.get("anyOf", ())]
+    return bool(members) and all(isinstance(m, Mapping) and m.get("additionalProperties") is
+                                 False for m in members)
+
+
+def _is_plain_value(node: Mapping[str, Any]) -> bool:
+    """A schema for a string, number, boolean or list (null does not count: a mapping that
+    may be null is still judged by its keys)."""
+    kinds = node.get("type")
+    names = {kinds} if isinstance(kinds, str) else set(kinds or ())
+    return bool(names - {"object", "null"}) or ("enum" in node and "properties" not in node)
+
+
+def _alternatives(index: SchemaIndex, node: Any) -> list[Mapping[str, Any]]:
+    """`node` and the branches of its anyOf/oneOf/allOf, with `$ref`s followed."""
+    node = index.deref(node)
+    if not isinstance(node, Mapping):
+        return []
+    found = [node]
+    for key in ("anyOf", "oneOf", "allOf"):
+        for branch in node.get(key, ()):
+            found.extend(_alternatives(index, branch))
+    return found
 
 
 @cache
@@ -480,23 +586,40 @@ _CONVERTERS: Final[Mapping[str, Converter]] = {
 }
 
 
-def _key_hint(key: str, path: PathKey, allowed: Sequence[str], index: SchemaIndex) -> str | None:
-    close = mean(did_you_mean(key, allowed))
-    if close:
-        return close
-    homes = index.key_homes.get(key, ())
+class KeyHint(NamedTuple):
+    """Advice for an unknown key: where a key of that name lives (`home`, a dotted path), a
+    close allowed key (`close`), or the allowed keys (`allowed`, text)."""
+
+    kind: str
+    text: str
+
+
+def key_hint(key: str, path: PathKey, allowed: Sequence[str], index: SchemaIndex) -> KeyHint:
+    """An exact name that lives elsewhere beats a close one here: `tracing_disabled` under
+    `model_settings` belongs at `run_config.tracing_disabled`, it is not a typo of `tracing`."""
+    every: list[Pattern] = list(index.key_homes.get(key, ()))
+    homes = [h for h in every if "*" not in h] or every
     prefix = tuple(str(p) for p in path)
-    below = [h for h in homes if h[: len(prefix)] == prefix and "*" not in h]
-    if below:
-        best = min(below, key=len)
-        return f"it belongs at {'.'.join(best)}"
-    if homes:
-        best = min(homes, key=len)
-        return f"it belongs at {'.'.join(p for p in best)}"
+    below = [h for h in homes if h[: len(prefix)] == prefix]
+    if below or homes:
+        best: Pattern = min(below or homes, key=len)
+        return KeyHint("home", ".".join(best))
+    close = did_you_mean(key, allowed)
+    if close is not None:
+        return KeyHint("close", close)
     if not allowed:
-        return "nothing may be set here"
+        return KeyHint("allowed", "nothing may be set here")
     shown = ", ".join(allowed[:12]) + (", ..." if len(allowed) > 12 else "")
-    return f"allowed here: {shown}"
+    return KeyHint("allowed", f"allowed here: {shown}")
+
+
+def _key_hint(key: str, path: PathKey, allowed: Sequence[str], index: SchemaIndex) -> str:
+    hint = key_hint(key, path, allowed, index)
+    if hint.kind == "home":
+        return f"it belongs at {hint.text}"
+    if hint.kind == "close":
+        return f"did you mean '{hint.text}'?"
+    return hint.text
 
 
 # What YAML 1.1 (and people) read as booleans; in YAML 1.2, which profiles use, only

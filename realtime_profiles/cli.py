@@ -32,10 +32,11 @@ overrides (show, explain):
   +key=value     add a key the profile does not set  +model_settings.speed=1.2
   ++key=value    add or replace                      ++model_config.url=wss://example
   ~key           delete a key                        ~model_settings.tracing
-  key+=[a,b]     append to a list                    model_settings.output_guardrails+=[x]
+  key+=[a,b]     append to a list                    output_guardrails+=[no_refund_promises]
+  key="'text'"   quote to keep a string              model_settings.voice="'123'"
   Keys are relative to run_config unless they start with run_config., model_config.,
-  vars., start_messages or client_messages. Values are YAML: true, 0.5, [audio],
-  {type: server_vad}; quote to keep a string: model_settings.voice="'123'".
+  vars., start_messages or client_messages; a key the schema does not know is refused
+  with did-you-mean. Values are YAML 1.2: true, 0.5, [audio], {type: server_vad}.
 
 environment:
   REALTIME_PROFILES_ROOT   default for --root (else ./profiles)

@@ -211,6 +211,7 @@ class Loader:
     # -- pipeline --------------------------------------------------------------------------
     def _compose(self, request: Request, *, lenient: bool) -> Composition:
         return compose(request, self.tree(), self, self._resolvers, self._parser,
+                       validator=self.validator,
                        lenient=lenient, cacheable=not self._custom_resolvers)
 
     def _profile(self, comp: Composition, request: Request,

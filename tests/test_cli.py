@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import io
 import json
+import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -296,3 +298,44 @@ def test_global_options_work_after_the_command_and_version(tree: Tree) -> None:
     version = io.StringIO()
     assert main(["--version"], version, io.StringIO()) == 0
     assert version.getvalue().startswith("realtime-profiles 0.")
+
+
+def _help_examples() -> tuple[list[str], list[str]]:
+    """The override examples (last column of the overrides table) and the environment
+    variable examples of `--help`, as printed."""
+    out = io.StringIO()
+    assert main(["--help"], out, io.StringIO()) == 0
+    text = out.getvalue()
+    table = text[text.index("overrides (show, explain):"):text.index("environment:")]
+    overrides = [re.split(r"\s{2,}", line.strip())[-1] for line in table.splitlines()[1:]
+                 if re.match(r"  \S+\s{2,}\S.*\s{2,}\S+$", line)]
+    environment = re.findall(r"^  (REALTIME_PROFILES__\S+=\S+)$", text, re.MULTILINE)
+    return overrides, environment
+
+
+def test_every_help_example_runs_and_does_what_it_says(shipped: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from realtime_profiles._overrides import parse_override
+    from realtime_profiles._paths import MISSING, get
+
+    overrides, environment = _help_examples()
+    assert len(overrides) == 6 and len(environment) == 1
+    monkeypatch.setenv("OPENAI_API_KEY", "k")
+    for example in overrides:
+        (argument,) = shlex.split(example)  # as a shell would pass it
+        code, out, err = run("show", "support", "--env", "prod", "--format", "json", argument)
+        assert code == 0, (example, err)
+        edit = parse_override(argument)
+        value = get(json.loads(out), edit.path)
+        if edit.kind == "delete":
+            assert value is MISSING, example
+        elif edit.kind == "append":
+            assert value[-len(edit.value):] == edit.value, example
+        else:
+            assert value == edit.value, example
+    for example in environment:
+        name, value = example.split("=", 1)
+        monkeypatch.setenv(name, value)
+        code, out, err = run("explain", "support", "model_settings.voice", "--env", "prod")
+        assert code == 0, err
+        assert f"environment variable {name}: \"{value}\"" in out

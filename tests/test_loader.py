@@ -423,17 +423,22 @@ def test_load_profile_function_and_overrides(tree: Tree) -> None:
 @pytest.mark.parametrize(
     ("override", "message"),
     [
-        pytest.param("model_settings.voic=x", "run_config.model_settings.voic: is not set in "
-                     "this profile (did you mean 'voice'?)", id="typo"),
+        pytest.param("model_settings.voic=x", "command line: model_settings.voic=x: "
+                     "run_config.model_settings.voic: unknown key (did you mean 'voice'? write "
+                     "model_settings.voice=...)", id="typo"),
         pytest.param("model_settings.speed=1.1", "to add it, write +model_settings.speed=...",
                      id="set-missing"),
         pytest.param("+model_settings.voice=x", "is already set (to replace it, write "
                      "model_settings.voice=...", id="add-existing"),
         pytest.param("++model_settings.voise=x", "run_config.model_settings.voise: unknown key "
-                     "(did you mean 'voice'?)", id="force-unknown"),
+                     "(did you mean 'voice'? write ++model_settings.voice=...)",
+                     id="force-unknown"),
         pytest.param("model_settings.voice=[a,", "invalid override 'model_settings.voice=[a,'",
                      id="syntax"),
-        pytest.param("~model_settings.nothing", "is not set in this profile", id="delete-missing"),
+        pytest.param("~model_settings.speed", "run_config.model_settings.speed: is not set in "
+                     "this profile", id="delete-missing"),
+        pytest.param("~model_settings.nothing", "run_config.model_settings.nothing: unknown key "
+                     "(allowed here: model_name, ", id="delete-unknown"),
         pytest.param("model_settings.voice", "expected key=value", id="no-equals"),
     ],
 )

@@ -186,8 +186,15 @@ def test_overrides_of_a_preset_reach_the_copies_that_layers_refined(tree: Tree) 
             loader.load(agent, None, ["model_settings.turn_detection.eagernes=auto"])
         assert info.value.problems[0].render() == (
             "command line: model_settings.turn_detection.eagernes=auto: "
-            "run_config.model_settings.turn_detection.eagernes: is not set in this profile "
-            "(did you mean 'eagerness'?)")
+            "run_config.model_settings.turn_detection.eagernes: unknown key (did you mean "
+            "'eagerness'? write model_settings.turn_detection.eagerness=...)")
+        with pytest.raises(UsageError) as info:
+            loader.load(agent, None, ["model_settings.turn_detection.interrupt_response=true"])
+        assert info.value.problems[0].render() == (
+            "command line: model_settings.turn_detection.interrupt_response=true: "
+            "run_config.model_settings.turn_detection.interrupt_response: is not set in this "
+            "profile (to add it, write +model_settings.turn_detection.interrupt_response=... "
+            "(or ++ to add or replace))")
         with pytest.raises(UsageError, match="eagerness: is already set"):
             loader.load(agent, None, ["+model_settings.turn_detection.eagerness=auto"])
 
