@@ -60,11 +60,11 @@ def test_profile_vars_env_and_file_interpolation(tree: Tree) -> None:
 def test_emitted_dicts_are_plain_and_in_file_order(tree: Tree) -> None:
     root = tree({"base.yaml": "run_config:\n  model_settings: {voice: ash, model_name: x}\n"
                               "  tracing_disabled: true\n",
-                 "agents/a.yaml": "run_config: {model_settings: {instructions: hi}}\n"})
+                 "agents/a.yaml": "run_config: {model_settings: {tool_choice: auto}}\n"})
     profile = Loader(root, environ={}).load("a")
     assert type(profile.run_config) is dict
     assert list(profile.run_config) == ["model_settings", "tracing_disabled"]
-    assert list(profile.run_config["model_settings"]) == ["voice", "model_name", "instructions"]
+    assert list(profile.run_config["model_settings"]) == ["voice", "model_name", "tool_choice"]
 
 
 @pytest.mark.parametrize(
@@ -509,15 +509,18 @@ def test_every_error_is_a_profile_error(tree: Tree) -> None:
 # -- caching and threads -------------------------------------------------------------------
 
 def test_cache_notices_file_and_prompt_and_environment_changes(tree: Tree) -> None:
-    root = tree({"base.yaml": "run_config: {model_settings: {voice: marin, instructions: "
-                              "'${file:p.md}', model_name: '${oc.env:MODEL,gpt-realtime}'}}\n",
+    root = tree({"base.yaml": "run_config: {model_settings: {voice: marin, model_name: "
+                              "'${oc.env:MODEL,gpt-realtime}'}}\n"
+                              "model_config: {initial_model_settings: {instructions: "
+                              "'${file:p.md}'}}\n",
                  "agents/a.yaml": "{}\n", "p.md": "one\n"})
     environ: dict[str, str] = {}
     loader = Loader(root, environ=environ)
     first = loader.load("a")
     assert loader.load("a") == first
     (root / "p.md").write_text("two, longer\n")
-    assert loader.load("a").run_config["model_settings"]["instructions"] == "two, longer"
+    assert loader.load("a").model_config["initial_model_settings"]["instructions"] == \
+        "two, longer"
     environ["MODEL"] = "gpt-realtime-mini"
     assert loader.load("a").run_config["model_settings"]["model_name"] == "gpt-realtime-mini"
     (root / "agents" / "a").mkdir()
@@ -528,10 +531,10 @@ def test_cache_notices_file_and_prompt_and_environment_changes(tree: Tree) -> No
 
 
 def test_cached_profiles_are_not_shared_mutable_state(tree: Tree) -> None:
-    root = tree({"agents/a.yaml": "run_config: {model_settings: {tools: [x]}}\n"})
+    root = tree({"agents/a.yaml": "run_config: {output_guardrails: [x]}\n"})
     loader = Loader(root, environ={})
-    loader.load("a").run_config["model_settings"]["tools"].append("mutated")
-    assert loader.load("a").run_config["model_settings"]["tools"] == ["x"]
+    loader.load("a").run_config["output_guardrails"].append("mutated")
+    assert loader.load("a").run_config["output_guardrails"] == ["x"]
 
 
 def test_threads_and_roots_do_not_interfere(tree: Tree, tmp_path: Path) -> None:

@@ -90,11 +90,13 @@ def test_lints_tell_the_truth_about_the_sdk(tree: Tree) -> None:
                 input_audio_transcription: {model: gpt-4o-transcribe}
                 audio: {output: {voice: cedar}}
             """})
-    profile = Loader(root, environ={"OPENAI_API_KEY": "k"}).load("a")
-    warned = {p.path for p in profile.warnings}
-    assert warned == {"run_config.model_settings.instructions", "run_config.model_settings.tools",
+    loader = Loader(root, environ={"OPENAI_API_KEY": "k"})
+    errors = {p.path for p in loader.check("a").errors}  # certain losses: errors
+    assert errors == {"run_config.model_settings.instructions", "run_config.model_settings.tools",
                       "model_config.initial_model_settings.input_audio_transcription",
                       "run_config.model_settings.voice"}
+    # ...and this is what the SDK does with the profile regardless
+    profile = Loader(root, environ={"OPENAI_API_KEY": "k"}, checks=()).load("a")
     registry = Registry()
     registry.tool(lambda query: query, name="lookup")
     agent = RealtimeAgent(name="a", instructions="from the agent")
@@ -108,7 +110,7 @@ def test_lints_tell_the_truth_about_the_sdk(tree: Tree) -> None:
 def test_tracing_disabled_sends_no_tracing(tree: Tree) -> None:
     root = tree({"agents/a.yaml": "run_config:\n  tracing_disabled: true\n  model_settings:\n"
                                   "    tracing: {workflow_name: w}\n"})
-    profile = Loader(root, environ={"OPENAI_API_KEY": "k"}).load("a")
+    profile = Loader(root, environ={"OPENAI_API_KEY": "k"}, checks=()).load("a")
     frames = capture(profile).frames
     assert not [f for f in frames if f["type"] == "session.update" and "tracing" in f["session"]]
 
@@ -141,10 +143,9 @@ def test_binding_replaces_names_by_objects_and_leaves_the_profile_alone(tree: Tr
     root = tree({"agents/a.yaml": """
         run_config:
           tool_error_formatter: friendly
-          model_settings: {handoffs: [billing]}
         model_config:
           api_key: {callable: vault_key}
-          initial_model_settings: {tools: [lookup]}
+          initial_model_settings: {tools: [lookup], handoffs: [billing]}
         """})
     profile = Loader(root, environ={}).load("a")
     registry = Registry()
@@ -170,7 +171,7 @@ def test_binding_replaces_names_by_objects_and_leaves_the_profile_alone(tree: Tr
     assert isinstance(bound.model_config["initial_model_settings"]["tools"][0], FunctionTool)
     assert bound.model_config["api_key"] is vault_key
     assert bound.run_config["tool_error_formatter"] is friendly
-    assert bound.run_config["model_settings"]["handoffs"][0].agent_name == "billing"
+    assert bound.model_config["initial_model_settings"]["handoffs"][0].agent_name == "billing"
     assert profile.model_config["api_key"] == {"callable": "vault_key"}
     runner = profile.runner(RealtimeAgent(name="a"), registry)
     assert isinstance(runner, RealtimeRunner)
