@@ -137,7 +137,7 @@ def finish(comp: Composition, validator: DocumentValidator, checks: Sequence[Che
         problems.append(Problem(
             path, "secret-unavailable",
             f"secret unavailable: environment variable {', '.join(variables)} is not set",
-            mark, "set it before loading this profile for use", "warning", via))
+            mark, _secrets.UNSET_HINT, "warning", via))
     return list(sorted_problems(locate.attach(p) for p in problems))
 
 

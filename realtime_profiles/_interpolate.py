@@ -454,7 +454,7 @@ class Interpolator:
                 return _secrets.unset_placeholder(exc.name)
             if self.secret_depth:  # the variable is a secret's: unavailable, not invalid
                 self.result.missing_secrets[path] = exc.name
-                self._problem(path, "secret-unavailable", str(exc), exc.suggestion)
+                self._problem(path, "secret-unavailable", str(exc), _secrets.UNSET_HINT)
             else:
                 self._problem(path, "env-unset", str(exc), exc.suggestion)
             raise _Failed from None

@@ -255,14 +255,27 @@ def _cmd_list(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return EXIT_OK
 
 
+def _note_no_env(loader: Loader, args: argparse.Namespace, err: TextIO) -> None:
+    """Without --env (and REALTIME_PROFILES_ENV) a profile is composed with no environment
+    layer; in a tree that has environments that is rarely meant, so say so, in one line."""
+    if args.env is None:
+        envs = loader.tree().envs
+        if envs:
+            print(f"{_color('note', err, '33')}: no --env (or REALTIME_PROFILES_ENV): "
+                  f"{args.agent} is composed without an environment layer; environments: "
+                  f"{', '.join(envs)}", file=err)
+
+
 def _cmd_show(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     loader = _loader(args)
     if args.show_secrets:
         profile = loader.load(args.agent, args.env, args.overrides, strict=args.strict)
+        _note_no_env(loader, args, err)
         _print_problems(profile.warnings, err)
         document = profile.document()
     else:
         result = loader.check(args.agent, args.env, args.overrides, strict=args.strict)
+        _note_no_env(loader, args, err)
         _print_problems(result.problems, err)
         if result.profile is None:
             from .errors import summarize
@@ -352,7 +365,9 @@ def _cmd_validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def _cmd_explain(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    explanation = _loader(args).explain(args.agent, args.env, args.key, args.overrides)
+    loader = _loader(args)
+    explanation = loader.explain(args.agent, args.env, args.key, args.overrides)
+    _note_no_env(loader, args, err)
     print(explanation.render(), file=out)
     return EXIT_OK
 

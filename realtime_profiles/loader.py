@@ -25,6 +25,7 @@ from ._limits import LAYER_CACHE_SIZE, PROFILE_CACHE_SIZE
 from ._lints import SDK_LINTS
 from ._overrides import parse_key
 from ._paths import MISSING, PathKey, get, render_path, under
+from ._provenance import Provenance, Write
 from ._resolvers import Resolver, default_resolvers
 from ._sources import Dep, Request
 from ._tree import Tree, scan
@@ -170,6 +171,9 @@ class Loader:
         comp = self._compose(Request(agent, env, tuple(overrides)), lenient=True)
         value = get(comp.document, path)
         if value is MISSING and get(comp.raw, path) is MISSING:
+            deleted = _deletion(comp.provenance(), path)
+            if deleted is not None:  # `!delete` or `~key`: its history ends there
+                return Explanation(render_path(path), None, deleted, deleted=True)
             parent = get(comp.document, path[:-1]) if len(path) > 1 else comp.document
             hint = mean(did_you_mean(str(path[-1]), list(parent))) \
                 if isinstance(parent, dict) else None
@@ -248,6 +252,17 @@ class Loader:
             self._profiles.move_to_end(key)
             while len(self._profiles) > PROFILE_CACHE_SIZE:
                 self._profiles.popitem(last=False)
+
+
+def _deletion(prov: Provenance, path: PathKey) -> tuple[Write, ...] | None:
+    """The history of a key that is absent because it was deleted (at its own path or at a
+    parent's): its writes, ending with the deletion; None if no deletion explains it."""
+    for cut in range(len(path), 0, -1):
+        chain = prov.writes.get(path[:cut])
+        if chain and chain[-1].op == "delete":
+            writes = prov.writes_for(path) if cut < len(path) else chain
+            return (*(w for w in writes if w is not chain[-1]), chain[-1])
+    return None
 
 
 def load_profile(

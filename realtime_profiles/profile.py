@@ -26,10 +26,15 @@ class Explanation:
     value: Any
     writes: tuple[Write, ...]
     secret: bool = False
+    deleted: bool = False
+    """The key is not set because a layer deleted it (`!delete`, `~key`): the last write
+    says where."""
 
     def render(self) -> str:
         shown = _secrets.MASK if self.secret else _short(self.value)
         lines = [f"{self.key} = {shown}"]
+        if self.deleted:
+            lines = [f"{self.key} is not set: deleted at {self.writes[-1].describe()}"]
         if not self.writes:
             lines.append("  (not set by any layer)")
         for number, write in enumerate(self.writes, 1):

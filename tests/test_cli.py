@@ -339,3 +339,44 @@ def test_every_help_example_runs_and_does_what_it_says(shipped: Path,
         code, out, err = run("explain", "support", "model_settings.voice", "--env", "prod")
         assert code == 0, err
         assert f"environment variable {name}: \"{value}\"" in out
+
+
+def test_explain_of_a_deleted_key_names_the_delete(tree: Tree) -> None:
+    tree({"base.yaml": "vars:\n  calm: {type: semantic_vad, eagerness: low}\n"
+                       "run_config:\n  model_settings:\n    turn_detection: ${vars.calm}\n"
+                       "    voice: marin\n",
+          "env/prod.yaml": "{}\n",
+          "agents/a.yaml": "{}\n",
+          "agents/a/prod.yaml": "run_config:\n  model_settings:\n    turn_detection:\n"
+                                "      type: server_vad\n      eagerness: !delete\n"})
+    code, out, _ = run("explain", "a", "model_settings.turn_detection.eagerness", "--env", "prod")
+    assert code == 0
+    assert out.splitlines() == [
+        "run_config.model_settings.turn_detection.eagerness is not set: deleted at "
+        "profiles/agents/a/prod.yaml:5:7 (agent@env)",
+        "  1. profiles/base.yaml:2:30 (base), as vars.calm.eagerness via ${vars.calm} at "
+        'profiles/base.yaml:5:5: "low"',
+        "  2. profiles/agents/a/prod.yaml:5:7 (agent@env): deleted"]
+    code, out, _ = run("explain", "a", "model_settings.voice", "--env", "prod",
+                       "~model_settings.voice")
+    assert (code, out.splitlines()[0]) == (0, "run_config.model_settings.voice is not set: "
+                                              "deleted at command line: ~model_settings.voice")
+    code, _, err = run("explain", "a", "model_settings.speed", "--env", "prod")
+    assert code == 2 and "run_config.model_settings.speed is not set in a@prod" in err
+
+
+@pytest.mark.parametrize("command", ["show", "explain"])
+def test_no_env_in_a_tree_with_environments_says_so_in_one_line(
+        shipped: Path, command: str) -> None:
+    argv = ["show", "phone"] if command == "show" else ["explain", "phone", "model_settings.voice"]
+    code, _, err = run(*argv)
+    assert code == 0
+    notes = [line for line in err.splitlines() if line.startswith("note:")]
+    assert notes == ["note: no --env (or REALTIME_PROFILES_ENV): phone is composed without an "
+                     "environment layer; environments: dev, prod, staging"]
+    assert "note:" not in run(*argv, "--env", "prod")[2]
+
+
+def test_no_note_where_there_are_no_environments(tree: Tree) -> None:
+    tree({"agents/a.yaml": "{}\n"})
+    assert run("show", "a")[2] == ""
