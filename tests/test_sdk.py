@@ -216,21 +216,28 @@ def test_core_package_never_imports_the_sdk() -> None:
     assert render_path(("a", 0)) == "a[0]"
 
 
-def test_offline_demo_prints_the_session_update_without_a_key() -> None:
-    import os
-    import subprocess
-    import sys
+def test_offline_demo_prints_the_session_update_without_a_key(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """The example's own `__main__`, in process (tests/test_readme.py runs it as a command)."""
+    import runpy
 
-    environ = {k: v for k, v in os.environ.items() if k != "OPENAI_API_KEY"}
-    done = subprocess.run([sys.executable, "examples/offline_roundtrip.py", "phone", "--env",
-                           "prod", "model_settings.voice=verse"], capture_output=True,
-                          text=True, check=False, cwd=ROOT, env=environ)
-    assert done.returncode == 0, done.stderr
-    frames = json.loads(done.stdout)
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.chdir(ROOT)
+
+    def demo(*argv: str) -> int:
+        monkeypatch.setattr("sys.argv", ["offline_roundtrip.py", *argv])
+        with pytest.raises(SystemExit) as exited:
+            runpy.run_path(str(ROOT / "examples" / "offline_roundtrip.py"), run_name="__main__")
+        return int(exited.value.code or 0)
+
+    assert demo("phone", "--env", "prod", "model_settings.voice=verse") == 0
+    out, err = capsys.readouterr()
+    frames = json.loads(out)
     assert [f["type"] for f in frames] == ["session.update", "session.update"]
     assert frames[0]["session"]["audio"]["output"]["voice"] == "verse"
     assert frames[0]["session"]["audio"]["input"]["format"] == {"type": "audio/pcmu"}
-    assert "OPENAI_API_KEY is not set" in done.stderr  # a warning, not a failure
-    bad = subprocess.run([sys.executable, "examples/offline_roundtrip.py", "nobody"],
-                         capture_output=True, text=True, check=False, cwd=ROOT, env=environ)
-    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    assert "OPENAI_API_KEY is not set" in err  # a warning, not a failure
+    assert demo("nobody") == 2
+    assert "Traceback" not in capsys.readouterr().err
+
+
