@@ -179,12 +179,22 @@ class SchemaBuilder:
         return {"anyOf": branches}
 
     def _typeddict_ref(self, cls: type) -> JSONSchema:
-        name = cls.__name__
+        name = self._name_for(cls)
         if name not in self.defs:
             self.classes[name] = cls
             self.defs[name] = {}  # placeholder: recursive TypedDicts terminate
             self.defs[name] = self._typeddict_schema(cls)
         return {"$ref": f"#/$defs/{name}"}
+
+    def _name_for(self, cls: type) -> str:
+        """The `$defs` name of a TypedDict: its class name, unless another class of that name
+        with other fields took it (the openai package reuses names across modules)."""
+        name = cls.__name__
+        taken = self.classes.get(name)
+        if (taken is None and name not in self.defs) or taken is cls or (
+                taken is not None and _same_fields(taken, cls)):
+            return name
+        return f"{name}_{cls.__module__.rsplit('.', 1)[-1]}"
 
     def _typeddict_schema(self, cls: type) -> JSONSchema:
         hints = typing.get_type_hints(cls, include_extras=True)
@@ -240,6 +250,12 @@ def tag_values(cls: type, key: str = "type") -> tuple[Any, ...]:
     members = get_args(hint) if _is_union(hint) else (hint,)
     return tuple(v for m in members if get_origin(_strip_qualifiers(m)) is Literal
                  for v in get_args(_strip_qualifiers(m)))
+
+
+def _same_fields(one: type, other: type) -> bool:
+    """Two TypedDicts with the same keys of the same types (copies in different modules)."""
+    return repr(typing.get_type_hints(one, include_extras=True)) == repr(
+        typing.get_type_hints(other, include_extras=True))
 
 
 def _is_required(hint: Any, total: bool) -> bool:

@@ -307,14 +307,16 @@ def _discriminated(builder: SchemaBuilder, union: Any, wording: dict[str, Any],
 
 
 def _close_turn_detection(builder: SchemaBuilder) -> None:
-    """RealtimeTurnDetectionConfig: the SDK's fields and their limits stay on the mapping (so
-    every value is checked, and editors show the docs); an `anyOf` of the wire's detectors,
-    each closed to its own fields, says which fields a detector takes. A block without
-    `type` may hold any SDK field: the SDK never sends one (a lint says so where it would)."""
+    """RealtimeTurnDetectionConfig as an `anyOf` of the wire's detectors: each member takes
+    exactly the fields its openai TypedDict declares, each checked by the SDK's schema for
+    that field (with the overlay's limits), and is closed. A block without `type` may hold
+    any SDK field: the SDK never sends one (a lint says so where it would). Raw
+    `session.update` events reach the same member definitions (`_close_client_events`)."""
     base = builder.defs["RealtimeTurnDetectionConfig"]
     props = base["properties"]
-    order = list(props["type"].pop("enum"))
-    base.pop("additionalProperties", None)
+    fields = {name: {k: v for k, v in schema.items() if k != "enum" or name != "type"}
+              for name, schema in props.items()}
+    order = list(props["type"]["enum"])
     members = typeddict_members(wire_turn_detection())
     by_tag = {tag_values(m)[0]: m for m in members}
     if set(order) != set(by_tag):
@@ -334,12 +336,60 @@ def _close_turn_detection(builder: SchemaBuilder) -> None:
             "properties": {},
             "required": ["type"],
         }
-        branches.append(_object_branch(
-            builder, cls, {n: {"const": tag} if n == "type" else {} for n in field_names(cls)},
-            wording, list(props)))
-    untyped = {"properties": {n: {} for n in props if n != "type"},
+        own = {n: {**fields[n], "const": tag} if n == "type" else fields[n]
+               for n in field_names(cls)}
+        branches.append(_object_branch(builder, cls, own, wording, list(props)))
+    untyped = {"properties": {n: fields[n] for n in props if n != "type"},
                "additionalProperties": False}
+    # The mapping checks every SDK field too, so a value is judged even when its field is
+    # refused for the detector (`threshold: 1.5` under semantic_vad: both are reported); the
+    # member's identical judgement of the same value is the same problem, reported once.
+    base["properties"] = fields
+    base.pop("additionalProperties", None)
+    base["description"] = (
+        f"{base.get('description', '')} On the wire each detector takes its own fields only "
+        "(openai ServerVad, SemanticVad): a field of the other one is an error.").strip()
     base["anyOf"] = [*branches, untyped]
+
+
+def wire_client_events() -> Any:
+    """openai/types/realtime/realtime_client_event_param.py: the eleven client events. The
+    SDK merges a raw message's `other_data` into `{type}` and validates it against this union
+    (`try_convert_raw_message`, openai_realtime.py): an event that does not fit is dropped with
+    only a log line, and a field of no event is sent as it is."""
+    from openai.types.realtime import realtime_client_event_param as wire
+
+    return wire.RealtimeClientEventParam
+
+
+def _close_client_events(builder: SchemaBuilder) -> None:
+    """RealtimeClientMessage (`{type, other_data}`, an open mapping in the SDK) closed per event
+    type: `other_data` takes the fields of the wire event of that `type`, checked by the wire
+    types (a session.update's turn detection by the same detector definitions as profiles')."""
+    message = builder.defs["RealtimeClientMessage"]
+    order = list(message["properties"]["type"]["enum"])
+    members = typeddict_members(wire_client_events())
+    by_tag = {tag_values(m)[0]: m for m in members}
+    if set(order) != set(by_tag):
+        raise RuntimeError(f"client events: SDK {order}, wire {sorted(by_tag)}")
+    branches = []
+    for tag in order:
+        ref = builder.schema_for(by_tag[tag])["$ref"].rsplit("/", 1)[-1]
+        event = builder.defs.pop(ref)  # inlined below, without its `type`
+        builder.classes.pop(ref, None)
+        body: JSONSchema = {
+            "type": "object",
+            "description": f"The body of a {tag} event: {event.get('description', '')}".strip(),
+            "properties": {k: v for k, v in event["properties"].items() if k != "type"},
+            "additionalProperties": False,
+        }
+        required = [k for k in event.get("required", ()) if k != "type"]
+        branch: JSONSchema = {"properties": {"type": {"const": tag}, "other_data": body}}
+        if required:
+            body["required"] = required
+            branch["required"] = ["other_data"]
+        branches.append(branch)
+    message["anyOf"] = branches
 
 
 def _close_audio_formats(builder: SchemaBuilder) -> None:
@@ -458,6 +508,7 @@ def _build() -> tuple[JSONSchema, SchemaBuilder]:
     builder.defs["RealtimeUserInputImage"]["required"] = ["type", "image_url"]
     _close_turn_detection(builder)
     _close_content_parts(builder)
+    _close_client_events(builder)
     _close_wire_union(builder, "RealtimeSessionModelSettings", "tool_choice",
                       wire_tool_choice(), what="tool choice", extra=[{"type": "null"}])
     _close_wire_union(builder, "Prompt", "variables", wire_prompt_variables(),

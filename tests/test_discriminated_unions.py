@@ -321,3 +321,42 @@ def test_tool_choice_is_what_the_wire_takes(tree: Tree) -> None:
         "'none', 'auto', 'required' or a mapping or null, got string 'lookup_order' (the API "
         "takes no other string: to make the model call one tool, write {type: function, name: "
         "<tool name>})"]
+
+
+def test_raw_client_events_take_the_wire_events_fields(tree: Tree) -> None:
+    """RealtimeClientMessage is `{type, other_data}` with an open `other_data` in the SDK,
+    which validates the merged event against the wire union and drops one that does not fit
+    with only a log line: here `other_data` is the wire event's body, closed per type, down to
+    a session.update's turn detection."""
+    root = tree({"agents/a.yaml": """
+        client_messages:
+          - type: session.update
+            other_data:
+              session:
+                type: realtime
+                audio: {input: {turn_detection: {type: server_vad, eagerness: high}}}
+          - type: response.create
+            other_data: {respnse: {instructions: hi}}
+          - type: input_audio_buffer.append
+          - type: session.update
+            other_data: {session: {type: realtimee}}
+          - type: response.create
+            other_data: {response: {instructions: Greet the caller., output_modalities: [audio]}}
+        """})
+    found = {p.path: (p.code, p.message, p.suggestion) for p in errors(Loader(root, environ=ENV))}
+    assert sorted(found) == [
+        "client_messages[0].other_data.session.audio.input.turn_detection.eagerness",
+        "client_messages[1].other_data.respnse",
+        "client_messages[2]",
+        "client_messages[3].other_data.session.type"]
+    assert found["client_messages[0].other_data.session.audio.input.turn_detection.eagerness"][
+        :2] == ("variant-key", "is not a field of server_vad turn detection (type server_vad is "
+                "set at profiles/agents/a.yaml:6:42; server_vad takes create_response, "
+                "idle_timeout_ms, interrupt_response, prefix_padding_ms, silence_duration_ms, "
+                "threshold)")
+    assert found["client_messages[1].other_data.respnse"] == (
+        "unknown-key", "unknown key", "did you mean 'response'?")
+    assert found["client_messages[2]"][1] == "missing required key 'other_data'"
+    assert found["client_messages[3].other_data.session.type"] == (
+        "enum", "'realtimee' is not one of 'realtime', 'transcription'",
+        "did you mean 'realtime'?")

@@ -105,6 +105,9 @@ FIELD_SAMPLES: dict[tuple[str, str], tuple[Any, Any]] = {
     ("RealtimeModelConfig", "url"): ("wss://example.test/v1/realtime", 5),
     # Closed to the client events the SDK can send (others are logged and dropped).
     ("RealtimeClientMessage", "type"): ("response.create", "response.creat"),
+    # The body of a response.create event, as the wire types define it.
+    ("RealtimeClientMessage", "other_data"): ({"response": {"instructions": "Say hi."}},
+                                              ["k"]),
 }
 
 
@@ -258,8 +261,22 @@ def test_schema_covers_every_field_of_every_covered_sdk_type() -> None:
                      id="api-key-callable"),
         pytest.param(("model_config", "headers"), {"api-key": 5}, False, id="header-int"),
         pytest.param(("client_messages",),
-                     [{"type": "response.create", "other_data": {"any": [1]}}], True,
-                     id="client-message-open-data"),
+                     [{"type": "response.create", "other_data": {"any": [1]}}], False,
+                     id="client-message-data-is-the-event-body"),
+        pytest.param(("client_messages",),
+                     [{"type": "input_audio_buffer.append", "other_data": {"audio": "AAAA"}},
+                      {"type": "response.create", "other_data": {"response": {
+                          "output_modalities": ["text"], "instructions": "Say hi."}}},
+                      {"type": "session.update", "other_data": {"session": {
+                          "type": "realtime", "audio": {"input": {"turn_detection": {
+                              "type": "server_vad", "threshold": 0.4}}}}}}], True,
+                     id="client-message-events"),
+        pytest.param(("client_messages",), [{"type": "session.update", "other_data": {
+            "session": {"type": "realtime", "audio": {"input": {"turn_detection": {
+                "type": "server_vad", "eagerness": "high"}}}}}}], False,
+                     id="client-message-session-update-turn-detection-closed"),
+        pytest.param(("client_messages",), [{"type": "input_audio_buffer.append"}], False,
+                     id="client-message-required-body"),
         pytest.param(("client_messages",), [{"type": "response.creat"}], False,
                      id="client-message-unknown-type"),
         pytest.param(("run_config", "model_settings", "input_audio_transcription"), None, True,
