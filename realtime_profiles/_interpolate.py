@@ -472,10 +472,13 @@ class Interpolator:
         self.result.problems.append(Problem(path, code, message, None, suggestion))
 
 
+_EMPTY_LAST: Final = re.compile(r",[ \t]*\}")
+
+
 def _fill_empty_last_args(text: str) -> str:
     """`${oc.env:X,}` -> `${oc.env:X,''}`: only where the `,}` closes a resolver call (not in
     plain text around it, a quoted argument or a `{...}` argument)."""
-    if "," not in text or "${" not in text:
+    if "${" not in text or _EMPTY_LAST.search(text) is None:
         return text
     out: list[str] = []
     open_: list[str] = []  # "$" for an interpolation, "{" / "[" for a bracketed argument
