@@ -8,13 +8,13 @@ loader can cache the result and know when it goes stale.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from . import _calls, _facets, _fingerprint, _secrets
-from ._interpolate import Interpolator, ParseCache, copy_value
+from ._interpolate import MUST_SET, MUST_SET_HINT, Interpolator, ParseCache, copy_value
 from ._layer import DOCUMENT_SECTIONS, Layer
 from ._merge import Folder
 from ._paths import MISSING, PathKey, get
@@ -70,15 +70,15 @@ class Composition:
 
 
 def compose(request: Request, tree: Tree, context: Context, *,
-            resolvers: Mapping[str, Resolver], parser: ParseCache, nav: SchemaNav,
-            lenient: bool, cacheable: bool = True) -> Composition:
+            resolvers: Mapping[str, Resolver], parser: ParseCache,
+            validator: DocumentValidator, lenient: bool, cacheable: bool = True) -> Composition:
     """Compose `request`: its layers folded and resolved, with the problems found on the way
     (validation comes after, in `finish`). `lenient` resolves an unset secret to a
     placeholder (validate, show) instead of failing (load)."""
     tree.check(request.agent, request.env)
     gathered = gather(request, context, tree)
-    layers = gathered.layers
-    folder = Folder()
+    layers = [_checked(layer, validator) for layer in gathered.layers]
+    folder = Folder(free_form=validator.free_form)
     raw = folder.fold(layers)
     raw["profile"] = {"agent": request.agent, "env": request.env}
     secrets = tuple(path for path, _ in _secrets.secret_paths(raw))
@@ -95,22 +95,29 @@ def compose(request: Request, tree: Tree, context: Context, *,
     stamp, settings_problems = _fingerprint.stamping(raw.get("fingerprint"))
     problems.extend(settings_problems)
     problems.extend(resolution.problems)
+    unset_marks = list(_must_set(document, ()))
+    problems.extend(unset_marks)
     deps: list[Dep] = [*facet_dir_deps(tree.root, tree), *gathered.deps,
                        *_resolver_deps(interpolator, tree.root, context.environ)]
     if not cacheable:
         deps.append(Uncacheable())
+    failed = resolution.failed
+    if unset_marks:  # left out like a value that failed: nothing else piles onto them
+        failed |= {p.key for p in unset_marks}
+        for problem in unset_marks:
+            _remove(document, problem.key)
     comp = Composition(raw, layers, document, problems, secrets, resolution.unset_secrets,
-                       tuple(deps), resolution.failed, resolution.missing_secrets,
+                       tuple(deps), failed, resolution.missing_secrets,
                        gathered.facets, stamp)
     if resolution.literal_reads:
         locator = Locator(comp.provenance)
         problems.extend(_secrets.literal_read_problems(resolution.literal_reads,
                                                        locator.winner))
     problems.extend(_secrets.opaque_container_problems(raw, layers))
-    entries, contract_problems = _calls.contract(raw.get(_calls.SECTION), nav)
+    entries, contract_problems = _calls.contract(raw.get(_calls.SECTION), validator.nav)
     problems.extend(contract_problems)
     if entries:
-        comp.plan = _plan(comp, entries, resolvers, parser, nav)
+        comp.plan = _plan(comp, entries, resolvers, parser, validator.nav)
     return comp
 
 
@@ -140,6 +147,26 @@ def _plan(comp: Composition, entries: tuple[_calls.Entry, ...],
                        {})
 
 
+def _checked(layer: Layer, validator: DocumentValidator) -> Layer:
+    """An override or variable layer with every edit whose key the schema does not know
+    taken out and reported on the layer (a usage error: exit 2), so a typo is never added to
+    the profile, nor blamed on a file that happens to hold the parent key."""
+    if layer.source.kind not in _USAGE_LAYERS or not layer.edits:
+        return layer
+    variable = layer.source.label.removeprefix("environment variable ") \
+        if layer.source.kind == "environment" else None
+    kept, problems = [], list(layer.problems)
+    for edit in layer.edits:
+        problem = validator.edit_problem(edit, variable)
+        if problem is None:
+            kept.append(edit)
+        else:
+            problems.append(problem)
+    if len(kept) == len(layer.edits):
+        return layer
+    return replace(layer, edits=tuple(kept), problems=tuple(problems))
+
+
 def finish(comp: Composition, validator: DocumentValidator, checks: Sequence[Check],
            strict: bool) -> list[Problem]:
     """Validate and lint the document, then give every problem its file:line (one tracking
@@ -159,7 +186,7 @@ def finish(comp: Composition, validator: DocumentValidator, checks: Sequence[Che
         problems.append(Problem(
             path, "secret-unavailable",
             f"secret unavailable: environment variable {', '.join(variables)} is not set",
-            mark, "set it before loading this profile for use", "warning", via))
+            mark, _secrets.UNSET_HINT, "warning", via))
     return list(sorted_problems(locate.attach(p) for p in problems))
 
 
@@ -167,13 +194,20 @@ def _with_severity(problem: Problem, severity: Severity) -> Problem:
     return problem if problem.severity == severity else replace(problem, severity=severity)
 
 
+# Layers typed by the caller, not read from the tree: a problem there is a usage error.
+_USAGE_LAYERS: Final = {"override": "override", "environment": "environment variable"}
+
+
 def raise_for_overrides(problems: Sequence[Problem], layers: Sequence[Layer]) -> None:
-    """A problem located on an override the caller typed is a usage error (exit 2)."""
-    marks = {edit.mark for layer in layers if layer.source.kind == "override"
-             for edit in layer.edits}
-    bad = [p for p in problems if p.severity == "error" and p.mark in marks]
+    """A problem located on an override the caller typed, or on a `REALTIME_PROFILES__*`
+    variable, is a usage error (exit 2): the input to fix is the command line or the
+    environment, not a file of the tree."""
+    kinds = {mark: _USAGE_LAYERS[layer.source.kind] for layer in layers
+             if layer.source.kind in _USAGE_LAYERS for mark in layer.marks.values()}
+    bad = [p for p in problems if p.severity == "error" and p.mark in kinds]
     if bad:
-        raise UsageError("invalid override: " + summarize(bad), bad)
+        named = sorted({kinds[p.mark] for p in bad if p.mark is not None})
+        raise UsageError(f"invalid {' and '.join(named)}: {summarize(bad)}", bad)
 
 
 def _resolver_deps(interpolator: Interpolator, root: Path,
@@ -197,6 +231,32 @@ def _default_agent_name(document: dict[str, Any], agent: str) -> None:
     section = document.get("agent")
     if isinstance(section, dict) and "name" not in section:
         section["name"] = agent
+
+
+def _must_set(node: Any, path: PathKey) -> Iterator[Problem]:
+    """Every `???` left in the document: Hydra's "must be overridden" marker, which the SDK
+    would otherwise receive as a value."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from _must_set(value, (*path, key))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _must_set(value, (*path, index))
+    elif isinstance(node, str) and node == MUST_SET:
+        yield Problem(path, "missing-value", f"is {MUST_SET}: a value that must be set",
+                      None, MUST_SET_HINT)
+
+
+def _remove(document: dict[str, Any], path: PathKey) -> None:
+    """Leave a value out of the document (a list keeps its place with null, as for a value
+    that failed to resolve)."""
+    from ._paths import get, remove
+
+    parent = get(document, path[:-1])
+    if isinstance(parent, list):
+        parent[int(path[-1])] = None
+    else:
+        remove(parent, path[-1])
 
 
 def _expand_shorthand(document: dict[str, Any]) -> None:

@@ -33,41 +33,9 @@ from ._limits import (
     MAX_RESULT_CHARS,
     PARSE_CACHE_SIZE,
 )
-from ._paths import MISSING, PathKey, get, ref_target, render_path
+from ._paths import MISSING, PathKey, get, kind_of, ref_parts, render_path
 from ._resolvers import MissingVariableError, Resolver, ResolverError
 from .errors import Problem, did_you_mean, mean
-
-_EMPTY_LAST_ARG: Final = re.compile(r",\s*\}")
-
-
-def quote_empty_last_args(text: str) -> str:
-    """`${oc.env:X,}` -> `${oc.env:X,''}` inside interpolations only (a `,}` in plain text
-    around them stays as written)."""
-    out: list[str] = []
-    depth = 0
-    index = 0
-    while index < len(text):
-        if text.startswith("\\${", index):
-            out.append(text[index:index + 3])
-            index += 3
-            continue
-        if text.startswith("${", index):
-            depth += 1
-            out.append("${")
-            index += 2
-            continue
-        if depth:
-            empty = _EMPTY_LAST_ARG.match(text, index)
-            if empty is not None:
-                out.append(",''}")
-                index = empty.end()
-                depth -= 1
-                continue
-            if text[index] == "}":
-                depth -= 1
-        out.append(text[index])
-        index += 1
-    return "".join(out)
 
 
 class ParseCache:
@@ -98,6 +66,13 @@ class ParseCache:
 
 
 _FAILED: Final = object()
+
+# OmegaConf's and Hydra's "must be set" marker. Plain text to the merge (a higher layer
+# replaces it like any value), but never sent: a reference to it fails as in OmegaConf, and
+# one left in the document is an error (`_compose`).
+MUST_SET: Final = "???"
+MUST_SET_HINT: Final = ("set it in a higher layer, with an override or a REALTIME_PROFILES__ "
+                        "variable")
 
 
 class _Failed(Exception):
@@ -339,7 +314,7 @@ class Interpolator:
         if len(self.active) > MAX_DEPTH:
             self._problem(path, "limit", f"interpolation nested deeper than {MAX_DEPTH} levels")
             raise _Failed
-        target = ref_target(text)
+        target = ref_parts(text)
         if target is not None:
             return self._node(target, path, text)
         pieces = self.parser.pieces(text) if self.fast_path else None
@@ -348,7 +323,7 @@ class Interpolator:
         try:
             # `${oc.env:X,}`: OmegaConf reads the missing element as '' and says so with a
             # UserWarning on stderr, unlocated; writing the '' gives the same value quietly.
-            tree = self.parser.tree(quote_empty_last_args(text) if ",}" in text else text)
+            tree = self.parser.tree(_fill_empty_last_args(text))
         except Exception as exc:  # noqa: BLE001 - the grammar's errors have no common base
             self._problem(path, "interpolation-syntax",
                           f"invalid interpolation {text!r}: {_first_line(exc)}",
@@ -356,8 +331,12 @@ class Interpolator:
             raise _Failed from None
 
         def node_callback(key: Any, memo: Any) -> Any:
-            parts = tuple(int(p) if p.isdigit() else p for p in key.parts)
+            parts: tuple[str | int, ...] = tuple(key.parts)
             if key.relative_dots:
+                if key.relative_dots > len(path):  # `${...x}` above the root
+                    self._problem(path, "reference-missing", f"{text} refers above the "
+                                  "top of the profile", "use fewer leading dots")
+                    raise _Failed
                 parts = path[: len(path) - key.relative_dots] + parts
             value = self._node(parts, path, text)
             if isinstance(value, Hole | Template):
@@ -424,24 +403,76 @@ class Interpolator:
             return self._node(piece[1], path, text)
         return self._call(piece[1], piece[2], path, text)
 
-    def _node(self, target: PathKey, path: PathKey, text: str) -> Any:
-        self.edges.setdefault(path, []).append(target)
+    def _node(self, target: tuple[str | int, ...], path: PathKey, text: str) -> Any:
         if target and target[0] == "profile" and "profile" not in self.raw:
             self._problem(path, "reference-missing", f"{text}: no such key")
             raise _Failed
-        try:
-            value = self.value_at(target)
-        except KeyError:
-            parent = get(self.raw, target[:-1]) if len(target) > 1 else self.raw
-            hint = mean(did_you_mean(str(target[-1]), list(parent))) \
-                if isinstance(parent, dict) else None
-            self._problem(path, "reference-missing",
-                          f"{text} refers to {render_path(target)}, which is not set",
-                          hint)
-            raise _Failed from None
+        value = self._select(target, path, text)
+        if isinstance(value, str) and value == MUST_SET:
+            shown = render_path(tuple(_shown(p) for p in target))
+            self._problem(path, "missing-value", f"{text} refers to {shown}, which is "
+                          f"{MUST_SET}: a value that must be set", MUST_SET_HINT)
+            raise _Failed
         self._spend(value, path)
         # A referenced container is copied: the same object never sits at two places.
         return copy_value(value) if isinstance(value, dict | list) else value
+
+    def _select(self, target: tuple[str | int, ...], path: PathKey, text: str) -> Any:
+        """The resolved value `target` names, with OmegaConf's rules: a segment is a key on a
+        mapping and an index on a list (`int()` of its text; negative counts from the end),
+        and the path may pass through references and presets (`${vars.b.aa}` where
+        `b: ${vars.a}`), which are resolved on the way."""
+        node: Any = self.raw
+        at: list[str | int] = []  # the path walked so far, lists by index
+        through = False  # past a reference: `node` is resolved data, not the raw tree
+        for number, segment in enumerate(target):
+            if not through and at and isinstance(node, str) and "${" in node:
+                self.edges.setdefault(path, []).append(tuple(at))
+                node = self.value_at(tuple(at))
+                through = True
+            key = self._step(node, segment, tuple(at), target[number:], path=path, text=text)
+            at.append(key)
+            node = node[key]
+        if through:
+            return node
+        self.edges.setdefault(path, []).append(tuple(at))
+        return self.value_at(tuple(at), node)
+
+    def _step(self, node: Any, segment: str | int, at: PathKey, rest: tuple[str | int, ...], *,
+              path: PathKey, text: str) -> str | int:
+        """The key `segment` selects in `node` (found at `at`), or a problem that says why
+        there is none."""
+        after = tuple(_shown(p) for p in rest[1:])
+        wanted = render_path((*at, _shown(segment), *after))
+        if isinstance(node, dict):
+            key = segment if isinstance(segment, str) else str(segment)
+            if key in node:
+                return key
+            hint = mean(did_you_mean(key, [str(k) for k in node]))
+            self._problem(path, "reference-missing",
+                          f"{text} refers to {wanted}, which is not set", hint)
+            raise _Failed
+        if isinstance(node, list):
+            index = _index(segment)
+            if index is None:
+                self._problem(path, "reference-missing",
+                              f"{text} refers to {wanted}, but {render_path(at)} is a list: "
+                              f"{segment!s} is not an index",
+                              "index a list with a number: 0 is the first item, -1 the last")
+                raise _Failed
+            position = index + len(node) if index < 0 else index
+            if not 0 <= position < len(node):
+                wanted = render_path((*at, index, *after))
+                self._problem(path, "reference-missing",
+                              f"{text} refers to {wanted}, but {render_path(at)} has "
+                              f"{len(node)} item{'s' * (len(node) != 1)} (no index {index})")
+                raise _Failed
+            return position
+        self._problem(path, "reference-missing",
+                      f"{text} refers to {wanted}, but {render_path(at) or 'the profile'} is "
+                      f"{kind_of(node)}, which has no {segment!s}",
+                      "refer to the value itself, or make it a mapping")
+        raise _Failed
 
     def _spend(self, value: Any, path: PathKey) -> None:
         """Charge a reference's or resolver's result to the expansion budget (weighed before
@@ -477,7 +508,7 @@ class Interpolator:
                 return _secrets.unset_placeholder(exc.name)
             if self.secret_depth:  # the variable is a secret's: unavailable, not invalid
                 self.result.missing_secrets[path] = exc.name
-                self._problem(path, "secret-unavailable", str(exc), exc.suggestion)
+                self._problem(path, "secret-unavailable", str(exc), _secrets.UNSET_HINT)
             else:
                 self._problem(path, "env-unset", str(exc), exc.suggestion)
             raise _Failed from None
@@ -493,6 +524,64 @@ class Interpolator:
             message = _secrets.unquoted(message, get(self.raw, path),
                                         drop_tail=code == "interpolation-syntax")
         self.result.problems.append(Problem(path, code, message, None, suggestion))
+
+
+_EMPTY_LAST: Final = re.compile(r",[ \t]*\}")
+
+
+def _fill_empty_last_args(text: str) -> str:
+    """`${oc.env:X,}` -> `${oc.env:X,''}`: only where the `,}` closes a resolver call (not in
+    plain text around it, a quoted argument or a `{...}` argument)."""
+    if "${" not in text or _EMPTY_LAST.search(text) is None:
+        return text
+    out: list[str] = []
+    open_: list[str] = []  # "$" for an interpolation, "{" / "[" for a bracketed argument
+    quote = ""
+    i = 0
+    while i < len(text):
+        char = text[i]
+        if char == "\\" and i + 1 < len(text):  # an escape: both characters are text
+            out.append(text[i:i + 2])
+            i += 2
+            continue
+        if quote:
+            quote = "" if char == quote else quote
+        elif text.startswith("${", i):
+            open_.append("$")
+            out.append("${")
+            i += 2
+            continue
+        elif open_ and char in "'\"":
+            quote = char
+        elif open_ and char in "{[":
+            open_.append(char)
+        elif open_ and char in "}]":
+            open_.pop()
+        elif open_ and open_[-1] == "$" and char == "," \
+                and text[i + 1:].lstrip(" \t").startswith("}"):
+            out.append(",''")
+            i += 1
+            continue
+        out.append(char)
+        i += 1
+    return "".join(out)
+
+
+def _index(segment: str | int) -> int | None:
+    """A list index from a reference segment, as OmegaConf reads it (`int()`: `-1`, `+1`,
+    `01`, `1_0`), or None."""
+    if isinstance(segment, int):
+        return segment
+    try:
+        return int(segment)
+    except ValueError:
+        return None
+
+
+def _shown(segment: str | int) -> str | int:
+    """A segment as the reference wrote it, for messages: `list.-1` reads `[-1]`."""
+    index = _index(segment) if isinstance(segment, str) and segment[:1] in "-+" else None
+    return index if index is not None else segment
 
 
 def _weigh(value: Any, max_values: int, max_chars: int) -> tuple[int, int]:
@@ -612,8 +701,7 @@ def simple_pieces(text: str) -> tuple[Piece, ...] | None:
         if match.group("text") is not None:
             pieces.append(("text", match.group("text")))
         elif match.group("node") is not None:
-            parts = tuple(int(p) if p.isdigit() else p for p in match.group("node").split("."))
-            pieces.append(("node", parts))
+            pieces.append(("node", tuple(match.group("node").split("."))))
         else:
             args = tuple(match.group("args").split(","))
             if any(_TYPED_ARG.fullmatch(arg) for arg in args):

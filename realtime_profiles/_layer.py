@@ -25,6 +25,8 @@ CONTROL_SECTIONS: Final = ("facets", "overridable", "fingerprint")
 """What the loader itself reads (facet declarations, the per-call contract, fingerprint
 stamping); never emitted, never interpolated."""
 LAYER_KEYS: Final = (*SECTIONS, *CONTROL_SECTIONS)
+ENV_PREFIX: Final = "REALTIME_PROFILES__"
+"""Environment variables named so are overrides (`REALTIME_PROFILES__RUN_CONFIG__...`)."""
 
 LayerKind = Literal["base", "env", "agent", "facet", "agent-facet", "agent@env", "local",
                     "environment", "override", "call"]

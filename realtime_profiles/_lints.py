@@ -6,8 +6,13 @@ top-level only, the agent overwrites instructions/tools/handoffs/prompt taken fr
 config, `tracing_disabled` wins over a tracing block, and `audio.*` wins over its flat twin.
 Each lint is a pure function of the emitted document, so the core loader runs them without
 importing the SDK. Each yields `Problem`s (unlocated: the loader locates them) with a code
-`lint/...`; a warning becomes an error under `--strict`. Each message says what the SDK will
-actually do; the cited lines are in `agents/realtime/session.py` and `openai_realtime.py`.
+`lint/...`. Each message says what the SDK will actually do; the cited lines are in
+`agents/realtime/session.py` and `openai_realtime.py` of openai-agents 0.24.0.
+
+Severity follows the claim: where the SDK *always* drops, replaces or refuses what the YAML
+says (a certain loss, whatever the agent code does), the lint is an error; where it only *may*
+(it depends on the agent, or on a proxy in front of the API), a warning, which `--strict` makes
+an error.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ Lint = Callable[[Mapping[str, Any]], Iterable[Problem]]
 
 
 def finding(path: PathKey, code: str, message: str, suggestion: str | None,
-            severity: Severity = "warning") -> Problem:
+            severity: Severity) -> Problem:
     """A lint's problem; the loader gives it the mark of the write that set `path`."""
     return Problem(path, f"lint/{code}", message, None, suggestion, severity)
 
@@ -71,7 +76,12 @@ def _effective(doc: Mapping[str, Any]) -> dict[str, tuple[PathKey, Any]]:
 
 
 def agent_owned_settings(doc: Mapping[str, Any]) -> Iterator[Problem]:
-    """Instructions, tools, handoffs and prompt in the run config never reach the model."""
+    """Instructions, tools and handoffs in the run config never reach the model: an error.
+    session.py:2122-2133 (`_get_updated_model_settings_from_agent`) starts from
+    `{**run_config.model_settings, **initial_model_settings}` and then sets instructions,
+    tools and handoffs from the agent unconditionally (`instructions or ""`, `tools or []`),
+    for the first session.update and for every handoff and update_agent. A prompt is replaced
+    only when the agent has one (2124-2125: `if agent.prompt is not None`): a warning."""
     settings = _at(doc, RUN)
     if not isinstance(settings, Mapping):
         return
@@ -85,15 +95,18 @@ def agent_owned_settings(doc: Mapping[str, Any]) -> Iterator[Problem]:
         if key == "prompt":  # replaced only when the agent has a prompt of its own
             yield finding((*RUN, key), "agent-owned",
                    "is replaced by the agent's prompt whenever the RealtimeAgent sets one",
-                   where)
+                   where, "warning")
         else:
             yield finding((*RUN, key), "agent-owned",
                    f"has no effect: the SDK replaces run_config.model_settings.{key} with the "
-                   f"agent's {key} when the session starts", where)
+                   f"agent's {key} when the session starts", where, "error")
 
 
 def shallow_merge_loss(doc: Mapping[str, Any]) -> Iterator[Problem]:
-    """A mapping in both sections: the session keeps the second one whole, not a merge."""
+    """A mapping in both sections: the session keeps the second one whole, not a merge, so
+    the first one's other fields are always lost: an error. session.py:223-226 builds
+    `_base_model_settings = {**run_config_settings, **initial_model_settings}` once, and every
+    session.update (start, handoff, update_agent) starts from it (2122)."""
     run = _at(doc, RUN)
     model = _at(doc, MODEL)
     if not isinstance(run, Mapping) or not isinstance(model, Mapping):
@@ -108,13 +121,14 @@ def shallow_merge_loss(doc: Mapping[str, Any]) -> Iterator[Problem]:
                    f"replaces run_config.model_settings.{key} wholesale: the SDK merges the two "
                    f"settings top-level only, so {', '.join(map(str, dropped))} from the run "
                    f"config {'is' if len(dropped) == 1 else 'are'} dropped",
-                   f"set the whole {key} mapping in one of the two places")
+                   f"set the whole {key} mapping in one of the two places", "error")
 
 
 def turn_detection_without_type(doc: Mapping[str, Any]) -> Iterator[Problem]:
     """Without `type` the SDK's session.update model (a union discriminated by `type`) fails
-    to build, so the session dies at connect time: an error, not a warning. Only the value
-    the SDK actually sends counts: the merged settings, `audio.input.*` before the flat key."""
+    to build (openai_realtime.py:1833-1834, `RealtimeAudioConfigInput(**audio_input_args)`),
+    so the session always dies at connect time: an error. Only the value the SDK actually
+    sends counts: the merged settings, `audio.input.*` before the flat key (1788-1797)."""
     effective = _effective(doc)
     audio = effective.get("audio")
     found: tuple[PathKey, Any] | None = None
@@ -133,8 +147,9 @@ def turn_detection_without_type(doc: Mapping[str, Any]) -> Iterator[Problem]:
 
 
 def tracing_while_disabled(doc: Mapping[str, Any]) -> Iterator[Problem]:
-    """`tracing_disabled: true` makes the session set tracing to None, and the model then
-    sends no tracing update: any tracing block is dropped."""
+    """`tracing_disabled: true` makes the session set tracing to None (session.py:2147-2149,
+    for every update), and the model then sends no tracing update (openai_realtime.py:708,
+    `if tracing_config is not None`): any tracing block is always dropped, an error."""
     if _at(doc, ("run_config", "tracing_disabled")) is not True:
         return
     for prefix, settings in _settings(doc):
@@ -142,18 +157,20 @@ def tracing_while_disabled(doc: Mapping[str, Any]) -> Iterator[Problem]:
             yield finding((*prefix, "tracing"), "tracing-disabled",
                    "is ignored: run_config.tracing_disabled is true, so the SDK sends no "
                    "tracing configuration at all",
-                   "remove this block, or set tracing_disabled: false to trace")
+                   "remove this block, or set tracing_disabled: false to trace", "error")
 
 
 def flat_and_audio_twin(doc: Mapping[str, Any]) -> Iterator[Problem]:
-    """`voice` and `audio.output.voice` (and the like) both set: only `audio.*` is sent.
-    Likewise `modalities` beside `output_modalities`."""
+    """`voice` and `audio.output.voice` (and the like) both set: only `audio.*` is sent, the
+    flat key is always ignored (openai_realtime.py:1744-1821, `_get_session_config` reads the
+    `audio.*` form first). Likewise `modalities` beside a non-empty `output_modalities`
+    (1823-1826: `output_modalities or modalities`). Certain losses: errors."""
     effective = _effective(doc)
     if "output_modalities" in effective and "modalities" in effective \
             and effective["output_modalities"][1]:
         yield finding((*effective["modalities"][0], "modalities"), "audio-twin",
                "is ignored: output_modalities is also set and the SDK sends that one",
-               "remove modalities (output_modalities is the current name)")
+               "remove modalities (output_modalities is the current name)", "error")
     audio = effective.get("audio")
     if audio is None or not isinstance(audio[1], Mapping):
         return
@@ -169,12 +186,14 @@ def flat_and_audio_twin(doc: Mapping[str, Any]) -> Iterator[Problem]:
         shown = "null" if twin is None else "the audio.* value"
         yield finding((*prefix, flat), "audio-twin",
                f"is ignored: {dotted} is also set and the SDK sends {shown}",
-               f"remove one of the two (the audio.{'.'.join(nested[1:])} form is the newer one)")
+               f"remove one of the two (the audio.{'.'.join(nested[1:])} form is the newer one)",
+               "error")
 
 
 def call_id_with_model_name(doc: Mapping[str, Any]) -> Iterator[Problem]:
-    """Attaching to an existing call (`call_id`) with a model name: the SDK raises UserError
-    in connect() ("Cannot specify both `call_id` and `model_name`"), openai_realtime.py."""
+    """Attaching to an existing call (`call_id`) with a model name: the SDK always raises
+    UserError in connect() ("Cannot specify both `call_id` and `model_name`",
+    openai_realtime.py:610-617): an error."""
     if not _at(doc, ("model_config", "call_id")):
         return
     effective = _effective(doc)
@@ -187,8 +206,10 @@ def call_id_with_model_name(doc: Mapping[str, Any]) -> Iterator[Problem]:
 
 
 def headers_without_authorization(doc: Mapping[str, Any]) -> Iterator[Problem]:
-    """With `headers` set the SDK sends exactly those and builds no Authorization header,
-    so an api_key beside them is never used (openai_realtime.py, connect())."""
+    """With `headers` set the SDK sends exactly those and builds no Authorization header
+    (openai_realtime.py:635-644), so an api_key beside them is never used: an error (the key
+    is read at 623 and goes nowhere). Headers without an authorization or api-key header
+    *may* still connect (a gateway that adds credentials): a warning."""
     headers = _at(doc, ("model_config", "headers"), _ABSENT)
     if headers is _ABSENT or headers is None:
         return
@@ -197,12 +218,12 @@ def headers_without_authorization(doc: Mapping[str, Any]) -> Iterator[Problem]:
         yield finding(("model_config", "api_key"), "headers-authorization",
                "is not used: model_config.headers is set, and then the SDK sends only those "
                "headers, with no Authorization built from the api key",
-               "add an authorization (or api-key) header yourself, or drop headers")
+               "add an authorization (or api-key) header yourself, or drop headers", "error")
     elif not names & {"authorization", "api-key"}:
         yield finding(("model_config", "headers"), "headers-authorization",
                "has no authorization or api-key header: with headers set the SDK sends only "
                "these, so the connection carries no credentials",
-               "add authorization: Bearer ${oc.env:OPENAI_API_KEY}")
+               "add authorization: Bearer ${oc.env:OPENAI_API_KEY}", "warning")
 
 
 SDK_LINTS: Final[tuple[Lint, ...]] = (

@@ -10,7 +10,7 @@ to learn who wrote what. The fold is deterministic, so both folds agree.
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -67,8 +67,12 @@ class Folder:
     """One fold: layers in (lowest first), a raw tree (interpolations unresolved) and problems
     out. With a `Provenance`, every write is recorded as well."""
 
-    def __init__(self, provenance: Provenance | None = None) -> None:
+    def __init__(self, provenance: Provenance | None = None,
+                 free_form: Callable[[PathKey], bool] | None = None) -> None:
         self.prov = provenance
+        # Whether a path lies in a mapping of free keys (vars, metadata): only there is a
+        # missing key probably a typo of a present one (elsewhere the schema has said so).
+        self.free_form = free_form
         self.problems: list[Problem] = []
         # Values copied into presets so far: refining N references to an M-value preset
         # copies N*M values, so the total is capped like a layer's alias expansion.
@@ -262,6 +266,10 @@ class Folder:
                 value = self._materialize(tree, value, target, tuple(seen))
                 set_at(tree, target, value)
             if value is MISSING:
+                rerouted = self._through(tree, target, tuple(seen))
+                if rerouted is not None:  # `${vars.b.calm}` where `b: ${vars.presets}`
+                    target = rerouted
+                    continue
                 self.problems.append(Problem(
                     stack[-1], "reference-missing",
                     f"reference ${{{render_path(target)}}} points to nothing", None,
@@ -275,6 +283,24 @@ class Folder:
                     self._visit(tree, value, target, tuple(seen))
                 return target, value
             target = nxt
+
+    def _through(self, tree: dict[str, Any], target: PathKey,
+                 stack: tuple[PathKey, ...]) -> PathKey | None:
+        """Where `target` really is when a key on its way is a reference (or a preset): the
+        referenced path plus the rest, as interpolation would find it; None if nothing on
+        the way is one."""
+        for cut in range(len(target) - 1, 0, -1):
+            prefix = target[:cut]
+            value = get(tree, prefix)
+            if value is MISSING:
+                continue
+            if isinstance(value, Preset):
+                value = self._materialize(tree, value, prefix, stack)
+                set_at(tree, prefix, value)
+                return target if get(tree, target) is not MISSING else None
+            nxt = ref_target(value)
+            return None if nxt is None else nxt + target[cut:]
+        return None
 
     # -- edits (overrides, environment variables) ------------------------------------------
     def _edit_within(self, value: Any, path: PathKey, op: _EditWithin, ref: str) -> Any:
@@ -351,7 +377,8 @@ class Folder:
 
     def _missing(self, edit: Edit, path: PathKey, parent: Any) -> Problem:
         keys = list(parent) if isinstance(parent, dict) else []
-        hint = mean(did_you_mean(str(path[-1]), keys)) if keys else None
+        free = self.free_form is None or self.free_form(path)
+        hint = mean(did_you_mean(str(path[-1]), keys)) if keys and free else None
         if edit.kind == "set":
             hint = hint or f"to add it, write +{edit.display}=... (or ++ to add or replace)"
         return Problem(path, "override-missing", "is not set in this profile", edit.mark, hint)

@@ -23,13 +23,12 @@ from typing import Any, Final
 import yaml
 
 from . import _secrets
-from ._layer import DELETE, SECTIONS, Append, Edit, EditKind, Source
+from ._layer import DELETE, ENV_PREFIX, SECTIONS, Append, Edit, EditKind, Source
 from ._limits import MAX_DEPTH
 from ._paths import KeyError_, PathKey, split_key
-from ._yaml import LimitError, Walker, reader_error, reader_position
+from ._yaml import CoreLoader, LimitError, Walker, reader_error, reader_position
 from .errors import Mark, UsageError
 
-ENV_PREFIX: Final = "REALTIME_PROFILES__"
 COMMAND_LINE: Final = "command line"
 
 
@@ -47,8 +46,9 @@ def parse_key(key: str, text: str) -> PathKey:
 def parse_value(raw: str, text: str, offset: int) -> Any:
     """YAML-typed value: `true` is a bool, `'true'` a string, `` (nothing) an empty string.
 
-    Read by the same walk as layer files, so the same rules hold: safe tags only, string keys,
-    no duplicate keys, bounded alias expansion and depth, dates kept as text.
+    Read by the same walk and the same YAML 1.2 core schema as layer files, so the same rules
+    hold: `yes` is a string, safe tags only, string keys, no duplicate keys, bounded alias
+    expansion and depth, dates kept as text.
     """
     if raw == "":
         return ""
@@ -56,7 +56,7 @@ def parse_value(raw: str, text: str, offset: int) -> Any:
         raw.encode("utf-8")
     except UnicodeEncodeError as exc:
         raise _syntax(text, offset + exc.start, "not UTF-8 text") from None
-    loader = yaml.CSafeLoader(raw) if hasattr(yaml, "CSafeLoader") else yaml.SafeLoader(raw)
+    loader = CoreLoader(raw)
     try:
         node = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
@@ -206,8 +206,9 @@ def format_override(path: PathKey, value: Any, kind: EditKind = "force") -> str:
 
 
 def _flow(value: Any) -> str:
-    """YAML flow text for JSON data: `json.dumps`, except where JSON is not YAML 1.1 (`1e+16`
-    needs a dot to be a float; see `_NOT_PRINTABLE` for strings)."""
+    """YAML flow text for JSON data: `json.dumps`, except where JSON is not YAML (a float is
+    given a dot, `1.0e+16`, which YAML 1.1 readers need as well; see `_NOT_PRINTABLE` for
+    strings)."""
     import json
 
     if isinstance(value, dict):

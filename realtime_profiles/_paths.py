@@ -216,12 +216,22 @@ _PURE_REF: Final = re.compile(r"\$\{([A-Za-z_][\w-]*(?:\.[A-Za-z_][\w-]*|\.\d+|\
 
 def ref_target(text: Any) -> PathKey | None:
     """The path a pure reference string (`${vars.calm}`) points at, or None."""
+    parts = ref_parts(text)
+    if parts is None:
+        return None
+    return tuple(int(p) if p.isdigit() else p for p in parts)
+
+
+def ref_parts(text: Any) -> tuple[str, ...] | None:
+    """The segments of a pure reference string as written (`${a.b[0]}` -> ('a', 'b', '0')),
+    or None. Interpolation reads a segment by the container it meets, as OmegaConf does: a
+    mapping key on a mapping, an index (`int()` of the text) on a list."""
     if not isinstance(text, str) or not text.startswith("${"):
         return None
     match = _PURE_REF.match(text)
     if match is None:
         return None
-    return parse_dotted(match.group(1))
+    return tuple(piece.strip("[]") for piece in _PIECES.findall(match.group(1)))
 
 
 def leaf_diff(left: Any, right: Any, path: PathKey = (), *,

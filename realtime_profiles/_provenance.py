@@ -27,6 +27,8 @@ class Write:
     mark: Mark | None
     value: Any = None
     via: str | None = None
+    through: Mark | None = None
+    """For a value copied from a preset: where the reference that copied it is written."""
 
     def describe(self) -> str:
         """`profiles/base.yaml:3:5 (base)` or `environment variable X`."""
@@ -67,7 +69,7 @@ class Provenance:
                 note = f"as {render_path(path)} via {reference.value} at {where}"
                 self._index(dest + path[size:])
                 self.writes.setdefault(dest + path[size:], []).extend(
-                    replace(w, via=note) for w in writes)
+                    replace(w, via=note, through=w.through or reference.mark) for w in writes)
 
     def last_write(self, path: PathKey) -> Write | None:
         """The write that won at `path` or, if none is recorded there, its nearest ancestor."""
@@ -128,7 +130,7 @@ class Locator:
                     mark, via = self._locate(followed, (*seen, followed), len(target))
                     if mark is not None:
                         return mark, (*(m for m in (last.mark,) if m is not None), *via)
-            return last.mark, ()
+            return last.mark, (last.through,) if last.through is not None else ()
         return None, ()
 
     def attach(self, problem: Problem) -> Problem:

@@ -155,6 +155,8 @@ class SchemaBuilder:
         self._opaque = opaque
         self._open = open_classes
         self._used_overrides: set[str] = set()
+        self.classes: dict[str, type] = {}
+        """The TypedDict behind each object in `defs`, for naming fields that drift."""
 
     def unused_overlays(self) -> set[str]:
         """Overlay keys that matched no field: a renamed SDK field would otherwise go unnoticed."""
@@ -223,11 +225,22 @@ class SchemaBuilder:
         return {"anyOf": branches}
 
     def _typeddict_ref(self, cls: type) -> JSONSchema:
-        name = cls.__name__
+        name = self._name_for(cls)
         if name not in self.defs:
+            self.classes[name] = cls
             self.defs[name] = {}  # placeholder: recursive TypedDicts terminate
             self.defs[name] = self._typeddict_schema(cls)
         return {"$ref": f"#/$defs/{name}"}
+
+    def _name_for(self, cls: type) -> str:
+        """The `$defs` name of a TypedDict: its class name, unless another class of that name
+        with other fields took it (the openai package reuses names across modules)."""
+        name = cls.__name__
+        taken = self.classes.get(name)
+        if (taken is None and name not in self.defs) or taken is cls or (
+                taken is not None and _same_fields(taken, cls)):
+            return name
+        return f"{name}_{cls.__module__.rsplit('.', 1)[-1]}"
 
     def _typeddict_schema(self, cls: type) -> JSONSchema:
         hints = typing.get_type_hints(cls, localns=self._localns, include_extras=True)
@@ -283,6 +296,35 @@ class SchemaBuilder:
             schema["required"] = required
         schema["additionalProperties"] = name in self._open
         return schema
+
+
+def typeddict_members(union: Any) -> list[type]:
+    """The TypedDict members of a (possibly Annotated or Optional) union, in order; literal,
+    string and None members are left out."""
+    tp = _strip_qualifiers(union)
+    if _is_union(tp):
+        return [m for arg in get_args(tp) for m in typeddict_members(arg)]
+    return [tp] if is_typeddict(tp) else []
+
+
+def field_names(cls: type) -> list[str]:
+    """A TypedDict's keys in declaration order (inherited ones first)."""
+    return list(typing.get_type_hints(cls))
+
+
+def tag_values(cls: type, key: str = "type") -> tuple[Any, ...]:
+    """The literal values a TypedDict's discriminator key (`type`) may hold: what picks this
+    member out of a union."""
+    hint = _strip_qualifiers(typing.get_type_hints(cls).get(key))
+    members = get_args(hint) if _is_union(hint) else (hint,)
+    return tuple(v for m in members if get_origin(_strip_qualifiers(m)) is Literal
+                 for v in get_args(_strip_qualifiers(m)))
+
+
+def _same_fields(one: type, other: type) -> bool:
+    """Two TypedDicts with the same keys of the same types (copies in different modules)."""
+    return repr(typing.get_type_hints(one, include_extras=True)) == repr(
+        typing.get_type_hints(other, include_extras=True))
 
 
 def _is_required(hint: Any, total: bool) -> bool:

@@ -9,12 +9,13 @@ imports this module; loading a profile reads the generated, packaged schema.json
 from __future__ import annotations
 
 import copy
+import inspect
 import json
 import typing
 from collections.abc import Mapping
 from typing import Any
 
-from ._schema import JSONSchema, SchemaBuilder
+from ._schema import JSONSchema, SchemaBuilder, field_names, tag_values, typeddict_members
 
 SCHEMA_ID = "https://realtime-profiles.invalid/schema.json"
 
@@ -69,26 +70,10 @@ AUDIO_FORMAT: JSONSchema = {
         "g711_alaw) or a newer MIME-style name or object (audio/pcm at 24 kHz, audio/pcmu, "
         "audio/pcma)."
     ),
-    "anyOf": [
-        {"type": "string", "enum": AUDIO_FORMAT_STRINGS},
-        {
-            "type": "object",
-            "properties": {
-                "type": {"const": "audio/pcm"},
-                # Source: openai/types/realtime/realtime_audio_formats_param.py, AudioPCM.rate:
-                # "Only a 24kHz sample rate is supported."
-                "rate": {"const": 24000},
-            },
-            "required": ["type"],
-            "additionalProperties": False,
-        },
-        {
-            "type": "object",
-            "properties": {"type": {"enum": ["audio/pcmu", "audio/pcma"]}},
-            "required": ["type"],
-            "additionalProperties": False,
-        },
-    ],
+    # The object forms are added by `build_document_schema`, one per member of the wire union
+    # (openai/types/realtime/realtime_audio_formats_param.py: AudioPCM, whose rate is
+    # Literal[24000] - "Only a 24kHz sample rate is supported." - AudioPCMU, AudioPCMA).
+    "anyOf": [{"type": "string", "enum": AUDIO_FORMAT_STRINGS}],
 }
 
 VOICE: JSONSchema = {
@@ -131,30 +116,10 @@ FIELD_OVERRIDES: dict[str, JSONSchema] = {
     "RealtimeSessionModelSettings.output_audio_format": {"$ref": "#/$defs/RealtimeAudioFormat"},
     "RealtimeAudioInputConfig.format": {"$ref": "#/$defs/RealtimeAudioFormat"},
     "RealtimeAudioOutputConfig.format": {"$ref": "#/$defs/RealtimeAudioFormat"},
-    # MCPToolChoice is a dataclass, not data; tool_choice keeps its string and null forms.
-    "RealtimeSessionModelSettings.tool_choice": {
-        "anyOf": [
-            {"type": "string", "minLength": 1, "x-known-values": ["auto", "required", "none"]},
-            {"type": "null"},
-        ]
-    },
-    # Prompt variables: strings, or the Responses API's typed input objects.
-    "Prompt.variables": {
-        "type": "object",
-        "additionalProperties": {
-            "anyOf": [
-                {"type": "string"},
-                {
-                    "type": "object",
-                    "properties": {
-                        "type": {"enum": ["input_text", "input_image", "input_file"]}
-                    },
-                    "required": ["type"],
-                    "additionalProperties": True,
-                },
-            ]
-        },
-    },
+    # tool_choice and Prompt.variables are replaced in `build_document_schema` by the wire
+    # unions they are sent as (both pass through the SDK unchanged): placeholders here.
+    "RealtimeSessionModelSettings.tool_choice": {},
+    "Prompt.variables": {},
     "RealtimeSessionModelSettings.input_audio_transcription": TRANSCRIPTION_OR_NULL,
     "RealtimeAudioInputConfig.transcription": TRANSCRIPTION_OR_NULL,
     # The SDK skips an image part whose detail is not one of these (openai_realtime.py,
@@ -194,7 +159,9 @@ FIELD_NOTES: dict[str, str] = {
         "file. A callable key is written {callable: name} and bound through the registry."
     ),
     "RealtimeSessionModelSettings.tool_choice": (
-        "MCPToolChoice objects are not plain data and are set in code instead."
+        "As the Realtime API takes it: auto, required or none, or {type: function, name: ...}"
+        " to make the model call one tool (the SDK sends the value unchanged, so any other "
+        "string would be refused by the API). MCPToolChoice objects are set in code."
     ),
 }
 
@@ -230,9 +197,10 @@ FIELD_CONSTRAINTS: dict[str, JSONSchema] = {
     },
 }
 
-# TypedDicts that take keys beyond their declared ones. RealtimeTurnDetectionConfig says so
-# in its docstring ("Allows extra vendor keys"); unknown keys there are warnings, not errors.
-OPEN_CLASSES = frozenset({"RealtimeTurnDetectionConfig"})
+# TypedDicts that take keys beyond their declared ones. RealtimeTurnDetectionConfig says it
+# "allows extra vendor keys", but the OpenAI wire types do not: it is closed per detector type
+# (`_discriminated` below).
+OPEN_CLASSES: frozenset[str] = frozenset()
 
 # -- the `agent:` section: RealtimeAgent's dataclass fields, and realtime_handoff()'s options ----
 # Nothing in the types says which fields are data: each one is decided here, with the reason.
@@ -339,6 +307,236 @@ def _opaque(tp: Any) -> JSONSchema | None:
     return None
 
 
+# -- discriminated unions -------------------------------------------------------------------
+#
+# Where the wire takes one of several shapes picked by `type` (turn detection: server_vad or
+# semantic_vad), the SDK's TypedDict flattens them into one mapping with every field, and the
+# SDK sends whatever it is given: `eagerness` inside a server_vad block reaches the API. Each
+# such union is closed per member here, with each member's fields read from the openai
+# package's own wire types, so `schema --check` notices when they change.
+
+def _wording(what: str, fix: str) -> dict[str, Any]:
+    """The `x-errors` text for a field that exists in the union but not in the chosen member.
+    `{key}`, `{allowed}`, `{dotted}`, `{value[type]}` and `{at[type]}` (where `type` was set)
+    are filled in by the validator."""
+    return {
+        "message": f"is not a field of {{value[type]}} {what} (type {{value[type]}} is set at "
+                   "{at[type]}; {value[type]} takes {allowed})",
+        "suggestion": fix,
+    }
+
+
+TURN_DETECTION_FIX = (
+    "remove it: delete the line that sets it or, where it is inherited, write {key}: !delete "
+    "beside type: {value[type]} (~{dotted}.{key} on the command line); or set the whole "
+    "{dotted} in one value: a ${{vars...}} preset reference, or "
+    "++{dotted}={{type: {value[type]}, ...}}")
+AUDIO_FORMAT_FIX = ("remove {key}: the SDK rebuilds the format from its type (and rate, for "
+                    "audio/pcm) and drops anything else")
+CONTENT_FIX = "remove {key}, or put it in a part of its own type: the SDK drops it"
+WIRE_FIX = "remove {key}: the API takes only the fields of the chosen type"
+STRING_OPTIONS_FIX = {
+    "tool choice": "the API takes no other string: to make the model call one tool, write "
+                   "{type: function, name: <tool name>}",
+}
+
+
+def wire_turn_detection() -> Any:
+    """openai/types/realtime/realtime_audio_input_turn_detection_param.py: ServerVad |
+    SemanticVad, the session's `audio.input.turn_detection`."""
+    from openai.types.realtime import realtime_audio_input_turn_detection_param as wire
+
+    return wire.RealtimeAudioInputTurnDetectionParam
+
+
+def wire_audio_formats() -> Any:
+    """openai/types/realtime/realtime_audio_formats_param.py: AudioPCM | AudioPCMU | AudioPCMA."""
+    from openai.types.realtime import realtime_audio_formats_param as wire
+
+    return wire.RealtimeAudioFormatsParam
+
+
+def wire_tool_choice() -> Any:
+    """openai/types/realtime/realtime_tool_choice_config_param.py: "none" | "auto" |
+    "required" | {type: function, name} | {type: mcp, server_label, name}. The SDK assigns
+    tool_choice to the session unvalidated (openai_realtime.py, `_get_session_config`)."""
+    from openai.types.realtime import realtime_tool_choice_config_param as wire
+
+    return wire.RealtimeToolChoiceConfigParam
+
+
+def wire_prompt_variables() -> Any:
+    """openai/types/responses/response_prompt_param.py `Variables`: a string or an
+    input_text, input_image or input_file object; the SDK passes variables through as they
+    are (agents/realtime/openai_realtime.py, ResponsePrompt)."""
+    from openai.types.responses import response_prompt_param as wire
+
+    return wire.Variables
+
+
+def _object_branch(builder: SchemaBuilder, cls: type, fields: dict[str, JSONSchema],
+                   wording: dict[str, Any], keys: list[str]) -> JSONSchema:
+    """`$defs[cls]`: the member `cls` of a union, closed to its own fields, with the wording
+    for a field of another member (`keys`: every field of the union)."""
+    schema = builder.defs[cls.__name__]
+    schema["properties"] = {name: fields.get(name, schema["properties"].get(name, {}))
+                            for name in field_names(cls)}
+    schema["additionalProperties"] = False
+    schema["x-errors"] = {"additionalProperties": {**wording, "keys": keys}}
+    return {"$ref": f"#/$defs/{cls.__name__}"}
+
+
+def _discriminated(builder: SchemaBuilder, union: Any, wording: dict[str, Any],
+                   order: list[str] | None = None) -> list[JSONSchema]:
+    """`$ref`s to a union's TypedDict members as closed `$defs` (built from the wire types),
+    ordered like `order` (the discriminator values as the SDK lists them)."""
+    members = typeddict_members(union)
+    by_tag = {tag_values(m)[0]: m for m in members}
+    if order is not None and set(order) != set(by_tag):
+        raise RuntimeError(f"the SDK's types {order} and the wire's {sorted(by_tag)} differ")
+    keys = sorted({f for m in members for f in field_names(m)})
+    refs = []
+    for tag in order or list(by_tag):
+        builder.schema_for(by_tag[tag])
+        refs.append(_object_branch(builder, by_tag[tag], {}, wording, keys))
+    return refs
+
+
+def _close_turn_detection(builder: SchemaBuilder) -> None:
+    """RealtimeTurnDetectionConfig as an `anyOf` of the wire's detectors: each member takes
+    exactly the fields its openai TypedDict declares, each checked by the SDK's schema for
+    that field (with the overlay's limits), and is closed. A block without `type` may hold
+    any SDK field: the SDK never sends one (a lint says so where it would). Raw
+    `session.update` events reach the same member definitions (`_close_client_events`)."""
+    base = builder.defs["RealtimeTurnDetectionConfig"]
+    props = base["properties"]
+    fields = {name: {k: v for k, v in schema.items() if k != "enum" or name != "type"}
+              for name, schema in props.items()}
+    order = list(props["type"]["enum"])
+    members = typeddict_members(wire_turn_detection())
+    by_tag = {tag_values(m)[0]: m for m in members}
+    if set(order) != set(by_tag):
+        raise RuntimeError(f"turn detection types: SDK {order}, wire {sorted(by_tag)}")
+    unknown = sorted({f for m in members for f in field_names(m)} - set(props))
+    if unknown:
+        raise RuntimeError(f"wire turn detection fields missing from the SDK's "
+                           f"RealtimeTurnDetectionConfig: {unknown}")
+    wording = _wording("turn detection", TURN_DETECTION_FIX)
+    branches = []
+    for tag in order:
+        cls = by_tag[tag]
+        builder.classes[cls.__name__] = cls
+        builder.defs[cls.__name__] = {
+            "type": "object",
+            "description": inspect.cleandoc(cls.__doc__ or tag),
+            "properties": {},
+            "required": ["type"],
+        }
+        own = {n: {**fields[n], "const": tag} if n == "type" else fields[n]
+               for n in field_names(cls)}
+        branches.append(_object_branch(builder, cls, own, wording, list(props)))
+    untyped = {"properties": {n: fields[n] for n in props if n != "type"},
+               "additionalProperties": False}
+    # The mapping checks every SDK field too, so a value is judged even when its field is
+    # refused for the detector (`threshold: 1.5` under semantic_vad: both are reported); the
+    # member's identical judgement of the same value is the same problem, reported once.
+    base["properties"] = fields
+    base.pop("additionalProperties", None)
+    base["description"] = (
+        f"{base.get('description', '')} On the wire each detector takes its own fields only "
+        "(openai ServerVad, SemanticVad): a field of the other one is an error.").strip()
+    base["anyOf"] = [*branches, untyped]
+
+
+def wire_client_events() -> Any:
+    """openai/types/realtime/realtime_client_event_param.py: the eleven client events. The
+    SDK merges a raw message's `other_data` into `{type}` and validates it against this union
+    (`try_convert_raw_message`, openai_realtime.py): an event that does not fit is dropped with
+    only a log line, and a field of no event is sent as it is."""
+    from openai.types.realtime import realtime_client_event_param as wire
+
+    return wire.RealtimeClientEventParam
+
+
+def _close_client_events(builder: SchemaBuilder) -> None:
+    """RealtimeClientMessage (`{type, other_data}`, an open mapping in the SDK) closed per event
+    type: `other_data` takes the fields of the wire event of that `type`, checked by the wire
+    types (a session.update's turn detection by the same detector definitions as profiles')."""
+    message = builder.defs["RealtimeClientMessage"]
+    order = list(message["properties"]["type"]["enum"])
+    members = typeddict_members(wire_client_events())
+    by_tag = {tag_values(m)[0]: m for m in members}
+    if set(order) != set(by_tag):
+        raise RuntimeError(f"client events: SDK {order}, wire {sorted(by_tag)}")
+    branches = []
+    for tag in order:
+        ref = builder.schema_for(by_tag[tag])["$ref"].rsplit("/", 1)[-1]
+        event = builder.defs.pop(ref)  # inlined below, without its `type`
+        builder.classes.pop(ref, None)
+        body: JSONSchema = {
+            "type": "object",
+            "description": f"The body of a {tag} event: {event.get('description', '')}".strip(),
+            "properties": {k: v for k, v in event["properties"].items() if k != "type"},
+            "additionalProperties": False,
+        }
+        required = [k for k in event.get("required", ()) if k != "type"]
+        branch: JSONSchema = {"properties": {"type": {"const": tag}, "other_data": body}}
+        if required:
+            body["required"] = required
+            branch["required"] = ["other_data"]
+        branches.append(branch)
+    message["anyOf"] = branches
+
+
+def _close_audio_formats(builder: SchemaBuilder) -> None:
+    refs = _discriminated(builder, wire_audio_formats(), _wording("audio format",
+                                                                  AUDIO_FORMAT_FIX))
+    for ref in refs:  # an object form needs its type: without one the SDK drops the format
+        builder.defs[ref["$ref"].rsplit("/", 1)[-1]]["required"] = ["type"]
+    builder.defs["RealtimeAudioFormat"]["anyOf"].extend(refs)
+
+
+def _close_wire_union(builder: SchemaBuilder, owner: str, field: str, union: Any, *,
+                      what: str, extra: list[JSONSchema]) -> None:
+    """Replace `owner.field` with the wire union (its string options as an enum, its objects
+    closed per type), keeping the field's description."""
+    refs = _discriminated(builder, union, _wording(what, WIRE_FIX))
+    strings = [{"type": "string", "enum": list(v)} for v in _literal_members(union)]
+    plain = [{"type": "string"}] if _has_str(union) else []
+    target = builder.defs[owner]["properties"]
+    description = target[field].get("description")
+    schema: JSONSchema = {"anyOf": [*plain, *strings, *refs, *extra]}
+    if strings and not plain:
+        schema["x-errors"] = {"anyOf": {"suggestion": STRING_OPTIONS_FIX[what]}}
+    target[field] = {"description": description, **schema} if description else schema
+
+
+def _literal_members(union: Any) -> list[tuple[Any, ...]]:
+    import types as pytypes
+
+    members = typing.get_args(union) if typing.get_origin(union) in (
+        typing.Union, pytypes.UnionType) else (union,)
+    return [typing.get_args(m) for m in members if typing.get_origin(m) is typing.Literal]
+
+
+def _has_str(union: Any) -> bool:
+    return str in typing.get_args(union)
+
+
+def _close_content_parts(builder: SchemaBuilder) -> None:
+    """A user message's parts (the SDK's own union: RealtimeUserInputText | ...Image): the
+    SDK rebuilds each part from its type's fields and drops the rest."""
+    from agents.realtime import config
+
+    union = typing.get_type_hints(config.RealtimeUserInputMessage)["content"]
+    members = typeddict_members(typing.get_args(union)[0])
+    keys = sorted({f for m in members for f in field_names(m)})
+    wording = _wording("message part", CONTENT_FIX)
+    for member in members:
+        builder.defs[member.__name__]["x-errors"] = {
+            "additionalProperties": {**wording, "keys": keys}}
+
+
 def sdk_types() -> dict[str, Any]:
     """The SDK's TypedDicts and aliases this schema covers, by name."""
     from agents.agent import MCPConfig
@@ -379,6 +577,12 @@ def sdk_localns() -> dict[str, Any]:
 
 def build_document_schema() -> JSONSchema:
     """Generate the schema of the emitted profile document from the installed SDK."""
+    return _build()[0]
+
+
+def _build() -> tuple[JSONSchema, SchemaBuilder]:
+    """The document schema and the builder that made it (which knows each `$defs` object's
+    TypedDict: the SDK's, or the openai wire type a union member comes from)."""
     # Over 60 lines because most of it is the document's own literal (its title, description
     # and four sections), kept whole so the generated file reads like this function.
     from agents.realtime import config, realtime_handoff
@@ -393,6 +597,7 @@ def build_document_schema() -> JSONSchema:
         localns=sdk_localns(),
     )
     builder.defs["RealtimeAudioFormat"] = copy.deepcopy(AUDIO_FORMAT)
+    _close_audio_formats(builder)
     roots = sdk_types()
     # The transcription config is only reached through an overlay ($ref or null): name it.
     for name in ("RealtimeRunConfig", "RealtimeModelConfig", "RealtimeUserInputMessage",
@@ -414,6 +619,17 @@ def build_document_schema() -> JSONSchema:
     # An image part without `type` or `image_url` is skipped by the SDK (openai_realtime.py),
     # though the TypedDict is total=False.
     builder.defs["RealtimeUserInputImage"]["required"] = ["type", "image_url"]
+    _close_turn_detection(builder)
+    _close_content_parts(builder)
+    _close_client_events(builder)
+    _close_wire_union(builder, "RealtimeSessionModelSettings", "tool_choice",
+                      wire_tool_choice(), what="tool choice", extra=[{"type": "null"}])
+    _close_wire_union(builder, "Prompt", "variables", wire_prompt_variables(),
+                      what="prompt variable", extra=[])
+    variables = builder.defs["Prompt"]["properties"]["variables"]
+    builder.defs["Prompt"]["properties"]["variables"] = {
+        **({"description": variables.pop("description")} if "description" in variables else {}),
+        "type": "object", "additionalProperties": variables}
     unused = builder.unused_overlays()
     if unused:
         raise RuntimeError(f"overlay entries match no SDK field: {sorted(unused)}")
@@ -459,7 +675,7 @@ def build_document_schema() -> JSONSchema:
         "additionalProperties": False,
         "$defs": dict(sorted(builder.defs.items())),
     }
-    return document
+    return document, builder
 
 
 def build_layer_schema(document: Mapping[str, Any]) -> JSONSchema:
@@ -567,19 +783,20 @@ def _relaxed_value(schema: JSONSchema) -> JSONSchema:
 
 
 def sdk_field_sets() -> dict[str, list[str]]:
-    """Each covered SDK type's field names, straight from the installed SDK: a TypedDict's
-    keys, a dataclass's fields, and `realtime_handoff`'s parameters (as `RealtimeHandoff`)."""
+    """Each covered type's field names, straight from the installed packages: the SDK's
+    TypedDicts and dataclasses, `realtime_handoff`'s parameters (as `RealtimeHandoff`), and
+    the openai wire types the discriminated unions are closed by."""
     import dataclasses
     import inspect
 
     from agents.realtime import realtime_handoff
 
     sets: dict[str, list[str]] = {}
-    for name, tp in sdk_types().items():
-        if dataclasses.is_dataclass(tp):
-            sets[name] = [f.name for f in dataclasses.fields(tp)]
-        elif isinstance(tp, type) and hasattr(tp, "__annotations__"):
-            sets[name] = list(typing.get_type_hints(tp))
+    for name, cls in _build()[1].classes.items():
+        if dataclasses.is_dataclass(cls):
+            sets[name] = [f.name for f in dataclasses.fields(cls)]
+        else:
+            sets[name] = field_names(cls)
     sets["RealtimeHandoff"] = list(inspect.signature(realtime_handoff).parameters)
     return sets
 

@@ -30,6 +30,10 @@ SECRET_MAPPINGS: Final[tuple[PathKey, ...]] = (("model_config", "headers"),)
 # wholesale, where no rule sees them.
 SECRET_CONTAINERS: Final[tuple[PathKey, ...]] = (("model_config",), *SECRET_MAPPINGS)
 
+# What to do about a secret whose variable is unset. Never "give a default": a default is
+# written in the profile, and a secret written in a tracked file is what these rules refuse.
+UNSET_HINT: Final = "set it before loading this profile for use"
+
 # Shaped like an OpenAI key: refused anywhere in a tracked layer.
 LITERAL_KEY: Final = re.compile(r"\bsk-[A-Za-z0-9_-]{20,}")
 

@@ -20,8 +20,8 @@ from typing import Any, Final, NamedTuple, Protocol
 
 from . import _facets
 from ._files import StatKey, stat_key
-from ._layer import Edit, Layer, LayerKind, Source, Verbatim
-from ._overrides import ENV_PREFIX, env_overrides, parse_overrides
+from ._layer import ENV_PREFIX, Edit, Layer, LayerKind, Source, Verbatim
+from ._overrides import env_overrides, parse_overrides
 from ._paths import PathKey, render_path
 from ._tree import Tree, locate
 from .errors import Mark, Problem

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import operator
 import re
+from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Final
 
-from ._paths import PathKey, Pattern, matches
+from ._paths import PathKey, Pattern, matches, render_path
 from ._validate import (
     _RELATIONS,
     _SCHEMA_TYPES,
@@ -139,6 +140,20 @@ _STRUCTURE: Final = ("type", "properties", "additionalProperties", "items", "any
                      "enum", "const", "$ref")
 
 
+class _Fields(dict[str, Any]):
+    """What a schema's `x-errors` template may name (as `_validate` fills it): here the
+    sibling's place is the composed profile, the call's value itself is located by the
+    caller."""
+
+    def __init__(self, key: str, path: PathKey, value: Mapping[str, Any],
+                 allowed: list[str]) -> None:
+        super().__init__(
+            key=key, dotted=render_path(path),
+            allowed=", ".join(k for k in allowed if k != "type") or "no other field",
+            value={k: str(v) for k, v in value.items() if not isinstance(v, dict | list)},
+            at=defaultdict(lambda: "the profile"))
+
+
 def _child_schema(node: Mapping[str, Any], part: str | int) -> Any:
     if not any(k in node for k in _STRUCTURE):
         return {}  # a schema that says nothing: any value, anything inside it
@@ -166,10 +181,14 @@ def explain(nav: SchemaNav, nodes: list[Mapping[str, Any]], value: Any,
         return []
     if len(attempts) == 1:
         return attempts[0]
-    typed = [a for n, a in zip(nodes, attempts, strict=True) if _fits_type(n, value)]
+    plain = [nav.deref(n) for n in nodes]
+    tagged = [a for n, a in zip(plain, attempts, strict=True) if _tag_matches(n, value)]
+    if len(tagged) == 1:  # a discriminated union's member, picked by the value's `type`
+        return tagged[0]
+    typed = [a for n, a in zip(plain, attempts, strict=True) if _fits_type(n, value)]
     if len(typed) == 1:
         return typed[0]
-    labels = " or ".join(dict.fromkeys(_branch_label(dict(n)) for n in nodes))
+    labels = " or ".join(dict.fromkeys(_branch_label(dict(n), nav) for n in nodes))
     return [Problem(path, "type", f"expected {labels}, got {_got(value, secret)}")]
 
 
@@ -185,6 +204,21 @@ def _fits_type(node: Mapping[str, Any], value: Any) -> bool:
             else discriminator.get("enum", [value["type"]])
         return value["type"] in options
     return True
+
+
+def _tag_matches(node: Mapping[str, Any], value: Any) -> bool:
+    """Whether `node` is a union member whose `type` discriminator names the value's `type`,
+    or a union of such members one of which does (turn detection: server_vad | semantic_vad).
+    """
+    if not isinstance(value, dict) or "type" not in value:
+        return False
+    discriminator = node.get("properties", {}).get("type", {})
+    if isinstance(discriminator, Mapping):
+        if "const" in discriminator:
+            return bool(discriminator["const"] == value["type"])
+        if "enum" in discriminator and len(node.get("anyOf", ())) == 0:
+            return value["type"] in discriminator["enum"]
+    return False
 
 
 def _is(name: str, value: Any) -> bool:
@@ -258,6 +292,12 @@ def _object_checks(nav: SchemaNav, node: Mapping[str, Any], value: Mapping[str, 
         if key in properties:
             yield from explain(nav, [nav.deref(properties[key])], item, (*path, key), secret)
         elif extra is False:
+            wording = node.get("x-errors", {}).get("additionalProperties", {})
+            if key in wording.get("keys", ()):  # another member's field (`eagerness` on a
+                fields = _Fields(key, path, value, list(properties))  # server_vad block)
+                yield Problem((*path, key), "variant-key",  # the file-editing advice of the
+                              wording["message"].format_map(fields))  # template is not a call's
+                continue
             yield Problem((*path, key), "unknown-key", "unknown key", None,
                           mean(did_you_mean(key, list(properties))))
         elif isinstance(extra, Mapping):

@@ -23,6 +23,7 @@ if TYPE_CHECKING:  # jsonschema is imported when a document is not certainly val
 
 from . import _secrets
 from ._fastschema import compile_check
+from ._layer import ENV_PREFIX, Edit
 from ._paths import MISSING, PathKey, Pattern, get, json_kind, matches, select, under
 from .errors import Mark, Problem, Severity, did_you_mean, mean
 
@@ -56,6 +57,13 @@ class SchemaIndex(NamedTuple):
     known_values: tuple[tuple[Pattern, tuple[str, ...]], ...]
     open_objects: tuple[tuple[Pattern, tuple[str, ...]], ...]
     key_homes: Mapping[str, tuple[Pattern, ...]]
+    defs: Mapping[str, Any]
+
+    def deref(self, node: Any) -> Any:
+        """`node` with local `$ref`s followed."""
+        while isinstance(node, Mapping) and "$ref" in node:
+            node = self.defs[str(node["$ref"]).rsplit("/", 1)[-1]]
+        return node
 
 
 class DocumentValidator:
@@ -113,6 +121,38 @@ class DocumentValidator:
         found.extend(self.open_enum_problems(document, locate, warning))
         return found
 
+    def edit_problem(self, edit: Edit, variable: str | None = None) -> Problem | None:
+        """An override (or, with `variable`, a `REALTIME_PROFILES__*` variable) whose key the
+        schema has no place for: refused before it is applied, with the key it meant
+        written the way the caller writes it. `vars` is free-form and not checked."""
+        if not edit.path or edit.path[0] not in self.schema.get("properties", {}):
+            return None
+        found = unknown_key(self.index, self.schema, edit.path)
+        if found is None:
+            return None
+        at, allowed = found
+        hint = key_hint(str(at[-1]), at[:-1], allowed, self.index)
+        rest = edit.path[len(at):]
+        if hint.kind == "home" and "*" not in hint.text:
+            meant: PathKey | None = (*hint.text.split("."), *rest)
+            advice = f"it belongs at {hint.text}"
+        elif hint.kind == "close":
+            meant = (*at[:-1], hint.text, *rest)
+            advice = f"did you mean '{hint.text}'?"
+        else:
+            meant, advice = None, hint.text if hint.kind != "home" else \
+                f"it belongs at {hint.text}"
+        if meant is not None:
+            advice += f"{':' if hint.kind == 'home' else ''} {_retyped(edit, meant, variable)}"
+        return Problem(at, "unknown-key", "unknown key", edit.mark, advice)
+
+    def free_form(self, path: PathKey) -> bool:
+        """Whether the mapping that holds `path` takes keys the schema does not name (`vars`,
+        tracing metadata, headers): there a missing key may well be a typo of a present one."""
+        if not path or path[0] not in self.schema.get("properties", {}):
+            return True
+        return unknown_key(self.index, self.schema, (*path[:-1], "\x00 no such key")) is None
+
     def open_enum_problems(self, document: Mapping[str, Any], locate: Locate,
                            severity: Severity, within: Sequence[PathKey] | None = None,
                            memo: dict[Any, Any] | None = None) -> Iterator[Problem]:
@@ -165,6 +205,78 @@ class DocumentValidator:
                     yield kind, (*prefix, *path), value, names
 
 
+def unknown_key(index: SchemaIndex, schema: Mapping[str, Any],
+                path: PathKey) -> tuple[PathKey, tuple[str, ...]] | None:
+    """The first segment of `path` that the schema has no place for, with the keys allowed
+    there; None when every segment has one (or lies in an open mapping, or in a list or a
+    value the schema cannot judge by key: the fold and validation speak for those)."""
+    nodes = [schema]
+    for depth, part in enumerate(path):
+        subschemas = [n for node in nodes for n in _alternatives(index, node)]
+        if isinstance(part, int):
+            nodes = [n["items"] for n in subschemas if isinstance(n.get("items"), Mapping)]
+        else:
+            if any(_is_plain_value(n) for n in subschemas):
+                return None  # may be a string (`voice`): the fold says what it is
+            objects = [n for n in subschemas if n.get("type") == "object" or "properties" in n]
+            found = [n["properties"][part] for n in objects
+                     if isinstance(n.get("properties"), Mapping) and part in n["properties"]]
+            if not found:
+                # a mapping closed by its anyOf members (turn detection) is as closed as they
+                extra = [n.get("additionalProperties", True) for n in objects
+                         if not _closed_by_members(index, n)]
+                if not objects or any(e is True for e in extra):
+                    return None  # a free-form mapping (metadata), or not a mapping at all
+                found = [e for e in extra if isinstance(e, Mapping)]
+                if not found:
+                    allowed = tuple(dict.fromkeys(
+                        k for n in objects for k in n.get("properties", {})))
+                    return path[: depth + 1], allowed
+            nodes = found
+        if not nodes:
+            return None
+    return None
+
+
+def _retyped(edit: Edit, path: PathKey, variable: str | None) -> str:
+    """`edit` with its key replaced by `path`, in the caller's syntax: the override as it
+    would be typed, or the environment variable to set instead."""
+    if variable is not None:
+        return "set " + ENV_PREFIX + "__".join(str(p).upper() for p in path) + " instead"
+    key = ".".join(str(p) for p in path)
+    if path[0] == "run_config" and not edit.display.startswith("run_config"):
+        key = key[len("run_config."):]
+    forms = {"set": f"{key}=...", "add": f"+{key}=...", "force": f"++{key}=...",
+             "delete": f"~{key}", "append": f"{key}+=[...]"}
+    return f"write {forms[edit.kind]}"
+
+
+def _closed_by_members(index: SchemaIndex, node: Mapping[str, Any]) -> bool:
+    members = [index.deref(b) for b in node.get("anyOf", ())]
+    return bool(members) and all(isinstance(m, Mapping) and m.get("additionalProperties") is
+                                 False for m in members)
+
+
+def _is_plain_value(node: Mapping[str, Any]) -> bool:
+    """A schema for a string, number, boolean or list (null does not count: a mapping that
+    may be null is still judged by its keys)."""
+    kinds = node.get("type")
+    names = {kinds} if isinstance(kinds, str) else set(kinds or ())
+    return bool(names - {"object", "null"}) or ("enum" in node and "properties" not in node)
+
+
+def _alternatives(index: SchemaIndex, node: Any) -> list[Mapping[str, Any]]:
+    """`node` and the branches of its anyOf/oneOf/allOf, with `$ref`s followed."""
+    node = index.deref(node)
+    if not isinstance(node, Mapping):
+        return []
+    found = [node]
+    for key in ("anyOf", "oneOf", "allOf"):
+        for branch in node.get(key, ()):
+            found.extend(_alternatives(index, branch))
+    return found
+
+
 @cache
 def packaged_validator() -> DocumentValidator:
     """The validator of the packaged schema, compiled once per process (about 2 ms) and
@@ -206,7 +318,7 @@ def _index(schema: Mapping[str, Any]) -> SchemaIndex:
 
     walk(schema, (), 0)
     return SchemaIndex(tuple(known), tuple(open_objects),
-                       {k: tuple(v) for k, v in homes.items()})
+                       {k: tuple(v) for k, v in homes.items()}, defs)
 
 
 # -- error conversion: one small converter per JSON Schema keyword --------------------------
@@ -287,6 +399,9 @@ def _schema_of(error: ValidationError) -> Mapping[str, Any]:
 def _additional(error: ValidationError, ctx: _Context) -> Iterator[Problem]:
     path = _path(error)
     allowed = list(_schema_of(error).get("properties", {}))
+    # A member of a discriminated union says, in the schema, how to word a field that belongs
+    # to another member (`eagerness` in a server_vad block): `x-errors.additionalProperties`.
+    wording = _schema_of(error).get("x-errors", {}).get("additionalProperties", {})
     instance: Any = error.instance
     for key in instance:
         if key in allowed:
@@ -296,11 +411,48 @@ def _additional(error: ValidationError, ctx: _Context) -> Iterator[Problem]:
             yield Problem((*path, _secrets.MASK), "unknown-key", "unknown key", mark, None,
                           "error", via)
             continue
+        if key in wording.get("keys", ()):
+            fields = _Fields(key, path, instance, allowed, ctx)
+            yield Problem((*path, key), "variant-key", wording["message"].format_map(fields),
+                          mark, wording.get("suggestion", "").format_map(fields) or None,
+                          "error", via)
+            continue
         yield Problem((*path, key), "unknown-key", "unknown key", mark,
                       _key_hint(key, path, allowed, ctx.schema_index), "error", via)
 
 
+class _Fields(dict[str, Any]):
+    """What an `x-errors` template may name: `{key}`, `{dotted}` (the mapping's path),
+    `{allowed}` (its fields but the discriminator), `{value[name]}` (a sibling's value) and
+    `{at[name]}` (where that sibling was set)."""
+
+    def __init__(self, key: str, path: PathKey, instance: Mapping[str, Any],
+                 allowed: Sequence[str], ctx: _Context) -> None:
+        super().__init__(
+            key=key, dotted=".".join(map(str, path)),
+            allowed=", ".join(k for k in allowed if k != _TAG) or "no other field",
+            value={k: str(v) for k, v in instance.items() if not isinstance(v, dict | list)},
+            at=_Marks(path, ctx))
+
+
+class _Marks(dict[str, str]):
+    """`{at[type]}`: where the sibling `type` was set, located on demand."""
+
+    def __init__(self, path: PathKey, ctx: _Context) -> None:
+        super().__init__()
+        self._path = path
+        self._ctx = ctx
+
+    def __missing__(self, name: str) -> str:
+        mark, _ = self._ctx.locate((*self._path, name))
+        return mark.render() if mark is not None else "?"
+
+
 def _any_of(error: ValidationError, ctx: _Context) -> Iterator[Problem]:
+    picked = _by_discriminator(error, ctx)
+    if picked is not None:
+        yield from picked
+        return
     branch_errors = _pick_branch(error)
     if branch_errors is not None:
         for sub in branch_errors:
@@ -314,8 +466,72 @@ def _any_of(error: ValidationError, ctx: _Context) -> Iterator[Problem]:
     options = [str(o) for b in spec if isinstance(b, dict) for o in b.get("enum", ())]
     hint = mean(did_you_mean(instance, options)) \
         if isinstance(instance, str) and not secret else None
-    yield ctx.at(error, path, "type", f"expected {_expected_types(error)}, got "
-                 f"{_got(instance, secret)}", hint)
+    expected = _expected_types(error, ctx.schema_index)
+    yield ctx.at(error, path, "type", f"expected {expected}, got {_got(instance, secret)}", hint)
+
+
+_TAG: Final = "type"
+"""The discriminator of every union the wire types define (turn detection, audio formats,
+message parts, tool choice, prompt variables)."""
+
+
+def _by_discriminator(error: ValidationError, ctx: _Context) -> list[Problem] | None:
+    """A mapping checked against a discriminated union (members told apart by a `type`
+    const): the problems of the member its `type` picks, or that its `type` picks none, or,
+    without a `type`, those of the one member that takes none. None: not such a union."""
+    instance: Any = error.instance
+    if not isinstance(instance, dict):
+        return None
+    spec: Any = error.validator_value
+    branches = [ctx.schema_index.deref(b) for b in spec]
+    tags = {n: _tags(b) for n, b in enumerate(branches) if _tags(b)}
+    if not tags:
+        return None
+    by_branch: dict[int, list[ValidationError]] = {}
+    for sub in error.context or ():
+        by_branch.setdefault(int(sub.relative_schema_path[0]), []).append(sub)
+    if _TAG in instance:
+        return _tagged(error, ctx, tags, by_branch)
+    untagged = [n for n, b in enumerate(branches) if n not in tags and _is_mapping_schema(b)]
+    if len(untagged) == 1:
+        return [p for sub in by_branch.get(untagged[0], []) for p in ctx.convert(sub)]
+    if not untagged:
+        return [ctx.at(error, _path(error), "required", f"missing required key {_TAG!r}")]
+    return None
+
+
+def _tagged(error: ValidationError, ctx: _Context, tags: Mapping[int, tuple[Any, ...]],
+            by_branch: Mapping[int, list[ValidationError]]) -> list[Problem] | None:
+    """The problems of a mapping whose `type` picks one member, or names none."""
+    instance: Any = error.instance
+    value = instance[_TAG]
+    chosen = [n for n, options in tags.items() if any(value == o for o in options)]
+    if len(chosen) == 1:
+        return [p for sub in by_branch.get(chosen[0], []) for p in ctx.convert(sub)]
+    if chosen:
+        return None
+    if not isinstance(value, str):  # the mapping's own `type` schema says so
+        return []
+    options = [str(o) for n in sorted(tags) for o in tags[n]]
+    return [ctx.at(error, (*_path(error), _TAG), "enum", f"{_describe(value, False)} is not "
+                   f"one of {', '.join(map(repr, options))}", mean(did_you_mean(value, options)))]
+
+
+def _tags(branch: Any) -> tuple[Any, ...]:
+    """The discriminator values a union member takes (its `type` const or enum)."""
+    if not isinstance(branch, Mapping):
+        return ()
+    schema = branch.get("properties", {}).get(_TAG, {})
+    if not isinstance(schema, Mapping):
+        return ()
+    if "const" in schema:
+        return (schema["const"],)
+    return tuple(schema.get("enum", ()))
+
+
+def _is_mapping_schema(branch: Any) -> bool:
+    return isinstance(branch, Mapping) and (branch.get("type") == "object"
+                                            or "properties" in branch)
 
 
 def _type(error: ValidationError, ctx: _Context) -> Iterator[Problem]:
@@ -421,41 +637,72 @@ _CONVERTERS: Final[Mapping[str, Converter]] = {
 }
 
 
-def _key_hint(key: str, path: PathKey, allowed: Sequence[str], index: SchemaIndex) -> str | None:
-    close = mean(did_you_mean(key, allowed))
-    if close:
-        return close
-    homes = index.key_homes.get(key, ())
+class KeyHint(NamedTuple):
+    """Advice for an unknown key: where a key of that name lives (`home`, a dotted path), a
+    close allowed key (`close`), or the allowed keys (`allowed`, text)."""
+
+    kind: str
+    text: str
+
+
+def key_hint(key: str, path: PathKey, allowed: Sequence[str], index: SchemaIndex) -> KeyHint:
+    """An exact name that lives elsewhere beats a close one here: `tracing_disabled` under
+    `model_settings` belongs at `run_config.tracing_disabled`, it is not a typo of `tracing`.
+    Of several homes, the one sharing the most of the key's place (`output_guardrails` under
+    `run_config.model_settings`: `run_config.output_guardrails`, not `agent.`)."""
+    every: list[Pattern] = list(index.key_homes.get(key, ()))
+    homes = [h for h in every if "*" not in h] or every
     prefix = tuple(str(p) for p in path)
-    below = [h for h in homes if h[: len(prefix)] == prefix and "*" not in h]
-    if below:
-        best = min(below, key=len)
-        return f"it belongs at {'.'.join(best)}"
-    if homes:
-        best = min(homes, key=len)
-        return f"it belongs at {'.'.join(p for p in best)}"
+    below = [h for h in homes if h[: len(prefix)] == prefix]
+    if below or homes:
+        def nearness(home: Pattern) -> tuple[int, int]:  # the home nearest the key's place
+            shared = next((i for i, (a, b) in enumerate(zip(home, prefix, strict=False))
+                           if a != b), min(len(home), len(prefix)))
+            return (-shared, len(home))
+
+        best: Pattern = min(below or homes, key=nearness)
+        return KeyHint("home", ".".join(best))
+    close = did_you_mean(key, allowed)
+    if close is not None:
+        return KeyHint("close", close)
     if not allowed:
-        return "nothing may be set here"
+        return KeyHint("allowed", "nothing may be set here")
     shown = ", ".join(allowed[:12]) + (", ..." if len(allowed) > 12 else "")
-    return f"allowed here: {shown}"
+    return KeyHint("allowed", f"allowed here: {shown}")
 
 
-_TRUTHY: Final = ("true", "yes", "on")
+def _key_hint(key: str, path: PathKey, allowed: Sequence[str], index: SchemaIndex) -> str:
+    hint = key_hint(key, path, allowed, index)
+    if hint.kind == "home":
+        return f"it belongs at {hint.text}"
+    if hint.kind == "close":
+        return f"did you mean '{hint.text}'?"
+    return hint.text
+
+
+# What YAML 1.1 (and people) read as booleans; in YAML 1.2, which profiles use, only
+# true/false are (`yes` is the string 'yes', `language: no` the language code).
+_TRUE_WORDS: Final = frozenset({"true", "yes", "on", "y"})
+_FALSE_WORDS: Final = frozenset({"false", "no", "off", "n"})
 
 
 def _coercion_hint(value: Any, expected: Sequence[str]) -> str | None:
+    """What to write instead of a string where a boolean or a number is expected. "Without
+    quotes" only where dropping the quotes gives that type (`'false'`, `'0.5'`); a word that
+    YAML 1.1 would have read as a boolean (`yes`) gets the YAML 1.2 spelling."""
+    from ._yaml import core_boolean, core_number
+
     if not isinstance(value, str):
         return None
-    lowered = value.strip().lower()
-    if "boolean" in expected and lowered in (*_TRUTHY, "false", "no", "off"):
-        word = "true" if lowered in _TRUTHY else "false"
-        return f"write {word} without quotes; strings are never coerced"
-    if {"number", "integer"} & set(expected):
-        try:
-            float(value)
-        except ValueError:
-            return None
-        return f"write {value.strip()} without quotes; strings are never coerced"
+    stripped = value.strip()
+    lowered = stripped.lower()
+    if "boolean" in expected and lowered in _TRUE_WORDS | _FALSE_WORDS:
+        word = "true" if lowered in _TRUE_WORDS else "false"
+        if core_boolean(stripped):
+            return f"write {stripped} without quotes; strings are never coerced"
+        return f"write {word}"
+    if {"number", "integer"} & set(expected) and core_number(stripped):
+        return f"write {stripped} without quotes; strings are never coerced"
     return None
 
 
@@ -488,20 +735,28 @@ def _discriminates(branch: Any, instance: Mapping[str, Any]) -> bool:
     return instance.get("type") in options
 
 
-def _expected_types(error: ValidationError) -> str:
+def _expected_types(error: ValidationError, index: SchemaIndex) -> str:
     names: list[str] = []
     branches: Any = error.validator_value
     for branch in branches:
-        label = _branch_label(branch)
+        label = _branch_label(branch, index)
         if label not in names:
             names.append(label)
     return " or ".join(names)
 
 
-def _branch_label(branch: Any) -> str:
+class _Derefs(Protocol):
+    """What follows a schema's local `$ref`s: a `SchemaIndex`, or `_subschema.SchemaNav`."""
+
+    def deref(self, node: Any) -> Any: ...
+
+
+def _branch_label(branch: Any, index: _Derefs) -> str:
     if not isinstance(branch, dict):
         return "a value"
     if "$ref" in branch:
+        if _tags(index.deref(branch)):  # a member of a discriminated union: its type says
+            return "a mapping"
         return f"a {branch['$ref'].rsplit('/', 1)[-1]} mapping"
     if "enum" in branch:
         return "one of " + ", ".join(repr(v) for v in branch["enum"])

@@ -9,8 +9,10 @@ mistakes of every file instead of stopping at the first.
 from __future__ import annotations
 
 import math
+import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Final
+from typing import IO, Any, Final
 
 import yaml
 
@@ -62,7 +64,7 @@ def parse_layer(source: Source, text: str) -> Layer:
     """Parse layer text: the document must be a mapping of the known sections."""
     if "\x00" in text:
         return _failed(source, "encoding", "binary content (NUL byte) is not YAML text")
-    loader = yaml.CSafeLoader(text) if hasattr(yaml, "CSafeLoader") else yaml.SafeLoader(text)
+    loader = CoreLoader(text)
     try:
         node = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
@@ -110,6 +112,112 @@ def reader_position(exc: yaml.YAMLError, text: str) -> tuple[int, int]:
         return 0, 0
     before = text[:position]
     return before.count("\n") + 1, position - before.rfind("\n")
+
+
+# -- YAML 1.2 core schema --------------------------------------------------------------------
+#
+# PyYAML implements YAML 1.1, where `yes`, `no`, `on` and `off` are booleans, `5:00` is the
+# base-60 integer 300, `017` is octal, `1e0` is a string and `2024-01-01` a date: profiles
+# would silently mean something else than they say (`language: no` becomes false). Profiles
+# are read with YAML 1.2's core schema instead (spec 1.2.2, section 10.3.2): the same libyaml
+# parser, with our own implicit resolvers (the C composer asks the Python-level `resolve`
+# for every untagged plain scalar, so this costs nothing) and our own constructors for the
+# three typed scalars. Quoted scalars and explicit tags (`!!str 5`) are untouched.
+
+_NULL: Final = "tag:yaml.org,2002:null"
+_BOOL: Final = "tag:yaml.org,2002:bool"
+_INT: Final = "tag:yaml.org,2002:int"
+_FLOAT: Final = "tag:yaml.org,2002:float"
+
+_CORE_INT: Final = re.compile(r"[-+]?[0-9]+\Z|0o[0-7]+\Z|0x[0-9a-fA-F]+\Z")
+_CORE_FINITE: Final = re.compile(r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?\Z")
+_CORE_FLOAT: Final = re.compile(
+    rf"{_CORE_FINITE.pattern}|[-+]?\.(?:inf|Inf|INF)\Z|\.(?:nan|NaN|NAN)\Z")
+_CORE_BOOL: Final = {"true": True, "True": True, "TRUE": True,
+                     "false": False, "False": False, "FALSE": False}
+_CORE_NULL: Final = re.compile(r"(?:~|null|Null|NULL|)\Z")
+
+# (tag, pattern, the first characters a plain scalar of that tag can start with)
+_CORE_RESOLVERS: Final = (
+    (_NULL, _CORE_NULL, ["~", "n", "N", ""]),
+    (_BOOL, re.compile(r"(?:true|True|TRUE|false|False|FALSE)\Z"), list("tTfF")),
+    (_INT, _CORE_INT, list("-+0123456789")),
+    (_FLOAT, _CORE_FLOAT, list("-+.0123456789")),
+)
+
+_BaseLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class CoreLoader(_BaseLoader):  # type: ignore[misc]
+    """libyaml's safe loader reading plain scalars by the YAML 1.2 core schema."""
+
+    yaml_implicit_resolvers: dict[Any, list[tuple[str, re.Pattern[str]]]] = {}  # noqa: RUF012
+
+
+def _construct_int(loader: Any, node: yaml.ScalarNode) -> int:
+    """Decimal, `0o` octal and `0x` hex only: no `_`, no base 60, `017` is seventeen."""
+    text = str(node.value)
+    if not _CORE_INT.match(text):
+        raise ValueError(text)
+    if text.startswith(("0o", "0x")):
+        return int(text[2:], 8 if text[1] == "o" else 16)
+    return int(text, 10)
+
+
+def _construct_float(loader: Any, node: yaml.ScalarNode) -> float:
+    text = str(node.value)
+    if not (_CORE_FLOAT.match(text) or _CORE_INT.match(text)):
+        raise ValueError(text)
+    lowered = text.lower()
+    if lowered.endswith((".inf", ".nan")):
+        return float(lowered.replace(".", ""))
+    if lowered.startswith(("0o", "0x")):
+        return float(_construct_int(loader, node))
+    return float(text)
+
+
+def _construct_bool(loader: Any, node: yaml.ScalarNode) -> bool:
+    try:
+        return _CORE_BOOL[str(node.value)]
+    except KeyError:  # `!!bool yes`: not a boolean in YAML 1.2
+        raise ValueError(node.value) from None
+
+
+for _tag, _pattern, _first in _CORE_RESOLVERS:
+    CoreLoader.add_implicit_resolver(_tag, _pattern, _first)
+_CONSTRUCTORS: Final[dict[str, Callable[[Any, yaml.ScalarNode], Any]]] = {
+    _INT: _construct_int, _FLOAT: _construct_float, _BOOL: _construct_bool,
+}
+for _tag, _construct in _CONSTRUCTORS.items():
+    CoreLoader.add_constructor(_tag, _construct)
+
+
+def core_number(text: str) -> bool:
+    """Whether `text`, written plainly, is a number in YAML 1.2 (for "write it without
+    quotes" advice: only then does removing the quotes help)."""
+    return bool(_CORE_INT.match(text) or _CORE_FINITE.match(text))
+
+
+def core_boolean(text: str) -> bool:
+    """Whether `text`, written plainly, is a boolean in YAML 1.2."""
+    return text in _CORE_BOOL
+
+
+class CoreDumper(yaml.SafeDumper):
+    """PyYAML's safe dumper, quoting every string that a YAML 1.1 *or* a YAML 1.2 reader would
+    take for something else (`'1e0'`, `'yes'`), so what `show` prints reads back as shown."""
+
+
+for _tag, _pattern, _first in _CORE_RESOLVERS:
+    CoreDumper.add_implicit_resolver(_tag, _pattern, _first)
+
+
+def dump(document: Any, stream: IO[str] | None = None, **options: Any) -> Any:
+    """YAML text of plain data (`yaml.dump` with `CoreDumper`), block style, keys in order."""
+    options.setdefault("sort_keys", False)
+    options.setdefault("allow_unicode", True)
+    return yaml.dump(document, stream, Dumper=CoreDumper, **options)
+
 
 
 class LimitError(Exception):
@@ -218,7 +326,8 @@ class Walker:
         result: dict[str, Any] = {}
         seen: dict[str, yaml.Node] = {}
         for key_node, value_node in node.value:
-            if key_node.tag == _MERGE:
+            if key_node.tag == _MERGE or (isinstance(key_node, yaml.ScalarNode)
+                                          and key_node.value == "<<" and not key_node.style):
                 self.problem(path, "merge-key", "YAML merge keys (<<) are not supported",
                              key_node,
                              "use a ${vars.name} preset and override fields in a higher layer")

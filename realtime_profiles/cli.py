@@ -34,10 +34,11 @@ overrides (show, explain):
   +key=value     add a key the profile does not set  +model_settings.speed=1.2
   ++key=value    add or replace                      ++model_config.url=wss://example
   ~key           delete a key                        ~model_settings.tracing
-  key+=[a,b]     append to a list                    model_settings.output_guardrails+=[x]
+  key+=[a,b]     append to a list                    output_guardrails+=[no_refund_promises]
+  key="'text'"   quote to keep a string              model_settings.voice="'123'"
   Keys are relative to run_config unless they start with run_config., model_config.,
-  agent., vars., start_messages or client_messages. Values are YAML: true, 0.5, [audio],
-  {type: server_vad}; quote to keep a string: model_settings.voice="'123'".
+  agent., vars., start_messages or client_messages; a key the schema does not know is
+  refused with did-you-mean. Values are YAML 1.2: true, 0.5, [audio], {type: server_vad}.
 
 plugins:
   --plugin module:attr     your resolvers (${name:...}) and Registry; repeatable. Also read
@@ -427,6 +428,17 @@ def _facets(args: argparse.Namespace) -> dict[str, str]:
     return chosen
 
 
+def _note_no_env(loader: Loader, args: argparse.Namespace, err: TextIO) -> None:
+    """Without --env (and REALTIME_PROFILES_ENV) a profile is composed with no environment
+    layer; in a tree that has environments that is rarely meant, so say so, in one line."""
+    if args.env is None:
+        envs = loader.tree().envs
+        if envs:
+            print(f"{_color('note', err, '33')}: no --env (or REALTIME_PROFILES_ENV): "
+                  f"{args.agent} is composed without an environment layer; environments: "
+                  f"{', '.join(envs)}", file=err)
+
+
 def _cmd_show(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     loader = _loader(args)
     choice = {"facets": _facets(args), "bucket": args.bucket, "strict": args.strict}
@@ -439,11 +451,13 @@ def _cmd_show(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
             raise ProfileValidationError(f"{args.agent}@{args.env or '-'}: "
                                          f"{summarize(unknown)}", unknown)
+        _note_no_env(loader, args, err)
         _print_problems(profile.warnings, err)
         document = profile.document()
     else:
         result = _registry_problems(args, loader.check(args.agent, args.env, args.overrides,
                                                        **choice))
+        _note_no_env(loader, args, err)
         _print_problems(result.problems, err)
         if result.profile is None:
             from .errors import summarize
@@ -467,9 +481,9 @@ def _dump(document: Any, fmt: str, out: TextIO) -> None:
         json.dump(document, out, indent=2, ensure_ascii=False)
         out.write("\n")
     else:
-        import yaml
+        from ._yaml import dump
 
-        yaml.safe_dump(document, out, sort_keys=False, allow_unicode=True, width=100)
+        dump(document, out, width=100)
 
 
 def _combinations(loader: Loader, args: argparse.Namespace) -> list[Combination]:
@@ -569,6 +583,7 @@ def _cmd_explain(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.bucket is not None:
         facets = loader.check(args.agent, args.env, facets=facets, bucket=args.bucket).facets
     explanation = loader.explain(args.agent, args.env, args.key, args.overrides, facets=facets)
+    _note_no_env(loader, args, err)
     print(explanation.render(), file=out)
     return EXIT_OK
 

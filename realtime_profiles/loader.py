@@ -31,7 +31,7 @@ from ._lints import SDK_LINTS
 from ._overrides import parse_key
 from ._paths import MISSING, PathKey, get, render_path, under
 from ._percall import call_profile
-from ._provenance import Locator
+from ._provenance import Locator, Provenance, Write
 from ._resolvers import FileResolver, Resolver, default_resolvers
 from ._sources import (
     DECLARING_ORDER,
@@ -428,6 +428,9 @@ class Loader:
                                     "configuration (fingerprint: {stamp: false} turns it off)")
         value = get(comp.document, path)
         if value is MISSING and get(comp.raw, path) is MISSING:
+            deleted = _deletion(comp.provenance(), path)
+            if deleted is not None:  # `!delete` or `~key`: its history ends there
+                return Explanation(render_path(path), None, deleted, deleted=True)
             parent = get(comp.document, path[:-1]) if len(path) > 1 else comp.document
             hint = mean(did_you_mean(str(path[-1]), list(parent))) \
                 if isinstance(parent, dict) else None
@@ -501,9 +504,9 @@ class Loader:
         resolvers = self._resolvers
         if tree.root != self._root and resolvers.get("file") is self._default_file:
             resolvers = {**resolvers, "file": FileResolver(tree.root)}  # the same version
-        comp = compose(request, tree, self, resolvers=resolvers,
-                       parser=self._parser, nav=self.validator.nav,
-                       lenient=lenient, cacheable=not self._custom_resolvers)
+        comp = compose(request, tree, self, resolvers=resolvers, parser=self._parser,
+                       validator=self.validator, lenient=lenient,
+                       cacheable=not self._custom_resolvers)
         if tree.root != self._root:
             link = os.fspath(self._root / DATA_LINK)
             comp.deps = (*comp.deps, LinkDep(link, os.fspath(tree.root.name)))
@@ -716,6 +719,17 @@ def _label(agent: str, env: str | None, facets: Mapping[str, str]) -> str:
     """`support@prod` or `support@prod[locale=fr,transport=sip]`: a combination in messages."""
     where = f"{agent}@{env or '-'}"
     return f"{where}[{_facets.label(facets)}]" if facets else where
+
+
+def _deletion(prov: Provenance, path: PathKey) -> tuple[Write, ...] | None:
+    """The history of a key that is absent because it was deleted (at its own path or at a
+    parent's): its writes, ending with the deletion; None if no deletion explains it."""
+    for cut in range(len(path), 0, -1):
+        chain = prov.writes.get(path[:cut])
+        if chain and chain[-1].op == "delete":
+            writes = prov.writes_for(path) if cut < len(path) else chain
+            return (*(w for w in writes if w is not chain[-1]), chain[-1])
+    return None
 
 
 def load_profile(

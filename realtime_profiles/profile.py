@@ -30,10 +30,15 @@ class Explanation:
     note: str | None = None
     """Where a value no layer wrote comes from (a stamp of the loader's; `agent.name`: the
     profile's agent name)."""
+    deleted: bool = False
+    """The key is not set because a layer deleted it (`!delete`, `~key`): the last write
+    says where."""
 
     def render(self) -> str:
         shown = MASK if self.secret else _short(self.value)
         lines = [f"{self.key} = {shown}"]
+        if self.deleted:
+            lines = [f"{self.key} is not set: deleted at {self.writes[-1].describe()}"]
         if not self.writes and not self.note:
             lines.append("  (not set by any layer)")
         for number, write in enumerate(self.writes, 1):

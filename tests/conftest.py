@@ -67,3 +67,14 @@ def tree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Tree:
         return write_tree(tmp_path, files)
 
     return make
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config,
+                                  items: list[pytest.Item]) -> None:
+    """Start the README's shell blocks in the background as soon as they are selected: they
+    spend most of their time importing the SDK in subprocesses, which then overlaps with the
+    rest of the suite (tests/test_readme.py)."""
+    for item in items:
+        if item.name.startswith("test_shell_block_runs"):
+            item.module.start_shell_runs()  # type: ignore[attr-defined]
+            return

@@ -254,7 +254,8 @@ def test_a_registered_handoff_is_named_by_its_tool_name(tree: Tree) -> None:
     assert [h.tool_name for h in front.handoffs] == ["transfer_to_billing_agent", "escalate"]
     with pytest.raises(ValueError, match="registered under its tool name"):
         tools.handoff(realtime_handoff(billing), name="billing")
-    legacy = tree({"agents/old.yaml": "run_config: {model_settings: {handoffs: [billing]}}\n"})
+    legacy = tree({"agents/old.yaml":
+                   "model_config: {initial_model_settings: {handoffs: [billing]}}\n"})
     with pytest.raises(RegistryError) as info:
         Loader(legacy, environ=ENV).load("old").bind(Registry({"handoff": {
             "transfer_to_billing": realtime_handoff(RealtimeAgent(name="billing"))}}))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -57,8 +58,17 @@ def test_validate_golden_output(broken: Path) -> None:
         "'false' (write false without quotes; strings are never coerced) [phone@dev, "
         "phone@prod, web@dev, web@prod]\n"
         "profiles/env/prod.yaml:4:7: run_config.model_settings.turn_detection.threshold: 1.5 is "
-        "greater than the maximum of 1 [phone@prod, web@prod]\n")
-    assert out == "4 profiles checked: 0 valid, 4 invalid; 4 errors, 0 warnings\n"
+        "greater than the maximum of 1 [phone@prod, web@prod]\n"
+        "profiles/env/prod.yaml:4:7: run_config.model_settings.turn_detection.threshold: is not "
+        "a field of semantic_vad turn detection (type semantic_vad is set at "
+        "profiles/base.yaml:2:10; semantic_vad takes create_response, eagerness, "
+        "interrupt_response) (remove it: delete the line that sets it or, where it is "
+        "inherited, write threshold: !delete beside type: semantic_vad "
+        "(~run_config.model_settings.turn_detection.threshold on the command line); or set the "
+        "whole run_config.model_settings.turn_detection in one value: a ${vars...} preset "
+        "reference, or ++run_config.model_settings.turn_detection={type: semantic_vad, ...}) "
+        "[phone@prod, web@prod]\n")
+    assert out == "4 profiles checked: 0 valid, 4 invalid; 5 errors, 0 warnings\n"
 
 
 def test_validate_selects_agents_and_envs(broken: Path) -> None:
@@ -100,7 +110,8 @@ def test_validate_shipped_profiles_is_clean(shipped: Path) -> None:
     assert total is not None and total.group(1) == total.group(2)
     assert "OPENAI_API_KEY is not set" in err
     assert run("validate", "--strict")[0] == 0  # an unset secret is not the profile's fault
-    (shipped / "agents" / "phone.yaml").write_text("run_config: {model_settings: {voice: x}}\n")
+    (shipped / "agents" / "phone" / "dev.yaml").write_text(  # an unknown voice: a warning
+        "run_config: {model_settings: {voice: x}}\n")
     assert run("validate", "phone")[0] == 0
     assert run("validate", "phone", "--strict")[0] == 1
 
@@ -292,3 +303,85 @@ def test_global_options_work_after_the_command_and_version(tree: Tree) -> None:
     version = io.StringIO()
     assert main(["--version"], version, io.StringIO()) == 0
     assert version.getvalue().startswith("realtime-profiles 0.")
+
+
+def _help_examples() -> tuple[list[str], list[str]]:
+    """The override examples (last column of the overrides table) and the environment
+    variable examples of `--help`, as printed."""
+    out = io.StringIO()
+    assert main(["--help"], out, io.StringIO()) == 0
+    text = out.getvalue()
+    table = text[text.index("overrides (show, explain):"):text.index("environment:")]
+    overrides = [re.split(r"\s{2,}", line.strip())[-1] for line in table.splitlines()[1:]
+                 if re.match(r"  \S+\s{2,}\S.*\s{2,}\S+$", line)]
+    environment = re.findall(r"^  (REALTIME_PROFILES__\S+=\S+)$", text, re.MULTILINE)
+    return overrides, environment
+
+
+def test_every_help_example_runs_and_does_what_it_says(shipped: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from realtime_profiles._overrides import parse_override
+    from realtime_profiles._paths import MISSING, get
+
+    overrides, environment = _help_examples()
+    assert len(overrides) == 6 and len(environment) == 1
+    monkeypatch.setenv("OPENAI_API_KEY", "k")
+    for example in overrides:
+        (argument,) = shlex.split(example)  # as a shell would pass it
+        code, out, err = run("show", "support", "--env", "prod", "--format", "json", argument)
+        assert code == 0, (example, err)
+        edit = parse_override(argument)
+        value = get(json.loads(out), edit.path)
+        if edit.kind == "delete":
+            assert value is MISSING, example
+        elif edit.kind == "append":
+            assert value[-len(edit.value):] == edit.value, example
+        else:
+            assert value == edit.value, example
+    for example in environment:
+        name, value = example.split("=", 1)
+        monkeypatch.setenv(name, value)
+        code, out, err = run("explain", "support", "model_settings.voice", "--env", "prod")
+        assert code == 0, err
+        assert f"environment variable {name}: \"{value}\"" in out
+
+
+def test_explain_of_a_deleted_key_names_the_delete(tree: Tree) -> None:
+    tree({"base.yaml": "vars:\n  calm: {type: semantic_vad, eagerness: low}\n"
+                       "run_config:\n  model_settings:\n    turn_detection: ${vars.calm}\n"
+                       "    voice: marin\n",
+          "env/prod.yaml": "{}\n",
+          "agents/a.yaml": "{}\n",
+          "agents/a/prod.yaml": "run_config:\n  model_settings:\n    turn_detection:\n"
+                                "      type: server_vad\n      eagerness: !delete\n"})
+    code, out, _ = run("explain", "a", "model_settings.turn_detection.eagerness", "--env", "prod")
+    assert code == 0
+    assert out.splitlines() == [
+        "run_config.model_settings.turn_detection.eagerness is not set: deleted at "
+        "profiles/agents/a/prod.yaml:5:7 (agent@env)",
+        "  1. profiles/base.yaml:2:30 (base), as vars.calm.eagerness via ${vars.calm} at "
+        'profiles/base.yaml:5:5: "low"',
+        "  2. profiles/agents/a/prod.yaml:5:7 (agent@env): deleted"]
+    code, out, _ = run("explain", "a", "model_settings.voice", "--env", "prod",
+                       "~model_settings.voice")
+    assert (code, out.splitlines()[0]) == (0, "run_config.model_settings.voice is not set: "
+                                              "deleted at command line: ~model_settings.voice")
+    code, _, err = run("explain", "a", "model_settings.speed", "--env", "prod")
+    assert code == 2 and "run_config.model_settings.speed is not set in a@prod" in err
+
+
+@pytest.mark.parametrize("command", ["show", "explain"])
+def test_no_env_in_a_tree_with_environments_says_so_in_one_line(
+        shipped: Path, command: str) -> None:
+    argv = ["show", "phone"] if command == "show" else ["explain", "phone", "model_settings.voice"]
+    code, _, err = run(*argv)
+    assert code == 0
+    notes = [line for line in err.splitlines() if line.startswith("note:")]
+    assert notes == ["note: no --env (or REALTIME_PROFILES_ENV): phone is composed without an "
+                     "environment layer; environments: dev, prod, staging"]
+    assert "note:" not in run(*argv, "--env", "prod")[2]
+
+
+def test_no_note_where_there_are_no_environments(tree: Tree) -> None:
+    tree({"agents/a.yaml": "{}\n"})
+    assert run("show", "a")[2] == ""

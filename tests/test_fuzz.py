@@ -22,9 +22,9 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
 from realtime_profiles import Loader, ProfileError, UsageError
-from realtime_profiles._layer import Source
+from realtime_profiles._layer import ENV_PREFIX, Source
 from realtime_profiles._limits import MAX_FILE_BYTES
-from realtime_profiles._overrides import ENV_PREFIX, env_overrides, parse_override
+from realtime_profiles._overrides import env_overrides, parse_override
 from realtime_profiles._validate import packaged_schema
 from realtime_profiles._yaml import parse_layer, read_layer
 from realtime_profiles.cli import main

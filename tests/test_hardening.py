@@ -284,14 +284,15 @@ def test_layer_links_that_leave_the_root_are_refused(tree: Tree, tmp_path: Path,
 
 
 def test_links_inside_the_root_are_followed(tree: Tree) -> None:
-    root = tree({"shared/a.yaml": "run_config: {model_settings: {instructions: '${file:in.md}'}}"
-                                  "\n", "prompts/p.md": "inside\n", "env/dev.yaml": "{}\n"})
+    root = tree({"shared/a.yaml": "model_config: {initial_model_settings: {instructions: "
+                                  "'${file:in.md}'}}\n",
+                 "prompts/p.md": "inside\n", "env/dev.yaml": "{}\n"})
     (root / "agents").mkdir()
     (root / "agents" / "a.yaml").symlink_to(root / "shared" / "a.yaml")
     (root / "in.md").symlink_to(root / "prompts" / "p.md")
     code, out, _ = run("show", "a", "--format", "json")
     assert code == 0
-    assert json.loads(out)["run_config"]["model_settings"]["instructions"] == "inside"
+    assert json.loads(out)["model_config"]["initial_model_settings"]["instructions"] == "inside"
 
 
 @pytest.mark.parametrize(("reference", "expected"), [
@@ -331,22 +332,26 @@ LOCAL_CANARY = "local-canary-value"
 
 
 def test_secrets_are_masked_in_every_output(tree: Tree) -> None:
+    # `a` authenticates with the api key; `h` with headers (beside which the SDK would never
+    # use an api key: a lint error), and local.yaml adds one header with a literal.
     root = tree({
         "base.yaml": "model_config:\n  api_key: ${oc.env:OPENAI_API_KEY}\n"
-                     "  headers: {x-key: '${oc.env:OPENAI_API_KEY}'}\n"
                      "run_config: {model_settings: {voice: alloyy}}\n",
         "env/dev.yaml": "{}\n", "env/prod.yaml": "run_config: {model_settings: {voice: ash}}\n",
         "agents/a.yaml": "{}\n",
+        "agents/h.yaml": "model_config:\n  api_key: !delete\n"
+                         "  headers: {authorization: 'Bearer ${oc.env:OPENAI_API_KEY}',\n"
+                         "            x-key: '${oc.env:OPENAI_API_KEY}'}\n",
         "local.yaml": f"model_config:\n  headers: {{x-local: {LOCAL_CANARY}}}\n",
     })
     environ = {"OPENAI_API_KEY": CANARY}
     outputs = []
-    for argv in [("show", "a"), ("show", "a", "--format", "json"), ("validate",),
+    for argv in [("--no-local", "show", "a"), ("show", "h", "--format", "json"), ("validate",),
                  ("validate", "--format", "json"), ("explain", "a", "model_config.api_key"),
-                 ("explain", "a", "model_config.headers"), ("explain", "a", "model_config"),
-                 ("explain", "a", "model_config.headers.x-local"),
-                 ("diff", "a", "--env", "dev", "--env", "prod"),
-                 ("show", "a", "++model_config.api_key=[x]")]:
+                 ("explain", "h", "model_config.headers"), ("explain", "a", "model_config"),
+                 ("explain", "h", "model_config.headers.x-local"),
+                 ("diff", "h", "--env", "dev", "--env", "prod"),
+                 ("show", "h", "++model_config.api_key=[x]")]:
         code, out, err = run(*argv, environ=environ)
         assert code in (0, 1, 2)
         outputs.append((out, err))
@@ -355,14 +360,16 @@ def test_secrets_are_masked_in_every_output(tree: Tree) -> None:
     assert LOCAL_CANARY not in text
     assert "api_key: '***'" in outputs[0][0]
     assert json.loads(outputs[1][0])["model_config"]["headers"] == {
-        "x-key": "***", "x-local": "***"}
+        "authorization": "***", "x-key": "***", "x-local": "***"}
     assert outputs[6][0].startswith('model_config = {"api_key": "***", "headers": "***"}')
-    profile = Loader(root, environ=environ).load("a")
-    assert profile.model_config["api_key"] == CANARY  # for use: the real value
-    explanation = profile.explain("model_config.api_key")
-    for shown in (repr(profile), str(profile.redacted()), repr(explanation), str(explanation),
-                  *(w.render() for w in profile.warnings)):
-        assert CANARY not in shown and LOCAL_CANARY not in shown
+    profiles = [Loader(root, environ=environ, local=False).load("a"),
+                Loader(root, environ=environ).load("h")]
+    assert profiles[0].model_config["api_key"] == CANARY  # for use: the real value
+    for profile in profiles:
+        explanation = profile.explain("model_config")
+        for shown in (repr(profile), str(profile.redacted()), repr(explanation),
+                      str(explanation), *(w.render() for w in profile.warnings)):
+            assert CANARY not in shown and LOCAL_CANARY not in shown
     assert "warning: run_config.model_settings.voice: 'alloyy'" in outputs[0][1]
 
 

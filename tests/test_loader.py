@@ -61,11 +61,11 @@ def test_profile_vars_env_and_file_interpolation(tree: Tree) -> None:
 def test_emitted_dicts_are_plain_and_in_file_order(tree: Tree) -> None:
     root = tree({"base.yaml": "run_config:\n  model_settings: {voice: ash, model_name: x}\n"
                               "  tracing_disabled: true\n",
-                 "agents/a.yaml": "run_config: {model_settings: {instructions: hi}}\n"})
+                 "agents/a.yaml": "run_config: {model_settings: {tool_choice: auto}}\n"})
     profile = Loader(root, environ={}).load("a")
     assert type(profile.run_config) is dict
     assert list(profile.run_config) == ["model_settings", "tracing_disabled"]
-    assert list(profile.run_config["model_settings"]) == ["voice", "model_name", "instructions"]
+    assert list(profile.run_config["model_settings"]) == ["voice", "model_name", "tool_choice"]
 
 
 @pytest.mark.parametrize(
@@ -212,10 +212,10 @@ def test_strict_turns_warnings_into_errors(tree: Tree) -> None:
                      "run_config.model_settings.output_modalities: text and audio cannot be "
                      "requested together (choose one: [audio] (audio plus transcript) or "
                      "[text])", id="both-modalities"),
-        pytest.param("run_config: {model_settings: {turn_detection: {treshold: 0.5}}}",
-                     "warning: run_config.model_settings.turn_detection.treshold: not a "
-                     "documented key; passed through to the API as a vendor key (did you mean "
-                     "'threshold'?)", id="vendor-key-warning"),
+        pytest.param("run_config: {model_settings: {turn_detection: {type: server_vad, "
+                     "treshold: 0.5}}}",
+                     "run_config.model_settings.turn_detection.treshold: unknown key (did you "
+                     "mean 'threshold'?)", id="turn-detection-typo"),
         pytest.param("model_config: {url: 'https://api.example'}",
                      "model_config.url: 'https://api.example' does not match '^wss?://' (the "
                      "SDK opens a websocket: use wss://...)", id="url-scheme"),
@@ -242,7 +242,7 @@ def test_start_message_shorthand_becomes_a_user_message(tree: Tree) -> None:
 
 def test_an_error_in_a_preset_points_at_the_preset_and_the_reference(tree: Tree) -> None:
     root = tree({
-        "base.yaml": "vars:\n  calm:\n    type: semantic_vad\n    threshold: 3\n",
+        "base.yaml": "vars:\n  calm:\n    type: server_vad\n    threshold: 3\n",
         "agents/a.yaml": "run_config:\n  model_settings:\n    turn_detection: ${vars.calm}\n",
     })
     assert problems(Loader(root, environ={}), "a") == [
@@ -404,9 +404,12 @@ def test_error_about_a_secret_field_never_prints_its_value(tree: Tree) -> None:
     loader = Loader(root, environ={"K": "hunter2",
                                    "REALTIME_PROFILES__MODEL_CONFIG__API_KEY": "[hunter2]"},
                     checks=())  # the headers lint has its own say; this is about the schema
-    found = problems(loader, "a")
-    assert found == ["environment variable REALTIME_PROFILES__MODEL_CONFIG__API_KEY: "
-                     "model_config.api_key: expected a string or a mapping, got list ***"]
+    with pytest.raises(UsageError) as info:  # the variable is the input to fix: exit 2
+        loader.check("a")
+    assert [p.render() for p in info.value.problems] == [
+        "environment variable REALTIME_PROFILES__MODEL_CONFIG__API_KEY: "
+        "model_config.api_key: expected a string or a mapping, got list ***"]
+    assert "hunter2" not in info.value.render()
 
 
 # -- API surface ---------------------------------------------------------------------------
@@ -423,17 +426,22 @@ def test_load_profile_function_and_overrides(tree: Tree) -> None:
 @pytest.mark.parametrize(
     ("override", "message"),
     [
-        pytest.param("model_settings.voic=x", "run_config.model_settings.voic: is not set in "
-                     "this profile (did you mean 'voice'?)", id="typo"),
+        pytest.param("model_settings.voic=x", "command line: model_settings.voic=x: "
+                     "run_config.model_settings.voic: unknown key (did you mean 'voice'? write "
+                     "model_settings.voice=...)", id="typo"),
         pytest.param("model_settings.speed=1.1", "to add it, write +model_settings.speed=...",
                      id="set-missing"),
         pytest.param("+model_settings.voice=x", "is already set (to replace it, write "
                      "model_settings.voice=...", id="add-existing"),
         pytest.param("++model_settings.voise=x", "run_config.model_settings.voise: unknown key "
-                     "(did you mean 'voice'?)", id="force-unknown"),
+                     "(did you mean 'voice'? write ++model_settings.voice=...)",
+                     id="force-unknown"),
         pytest.param("model_settings.voice=[a,", "invalid override 'model_settings.voice=[a,'",
                      id="syntax"),
-        pytest.param("~model_settings.nothing", "is not set in this profile", id="delete-missing"),
+        pytest.param("~model_settings.speed", "run_config.model_settings.speed: is not set in "
+                     "this profile", id="delete-missing"),
+        pytest.param("~model_settings.nothing", "run_config.model_settings.nothing: unknown key "
+                     "(allowed here: model_name, ", id="delete-unknown"),
         pytest.param("model_settings.voice", "expected key=value", id="no-equals"),
     ],
 )
@@ -504,15 +512,18 @@ def test_every_error_is_a_profile_error(tree: Tree) -> None:
 # -- caching and threads -------------------------------------------------------------------
 
 def test_cache_notices_file_and_prompt_and_environment_changes(tree: Tree) -> None:
-    root = tree({"base.yaml": "run_config: {model_settings: {voice: marin, instructions: "
-                              "'${file:p.md}', model_name: '${oc.env:MODEL,gpt-realtime}'}}\n",
+    root = tree({"base.yaml": "run_config: {model_settings: {voice: marin, model_name: "
+                              "'${oc.env:MODEL,gpt-realtime}'}}\n"
+                              "model_config: {initial_model_settings: {instructions: "
+                              "'${file:p.md}'}}\n",
                  "agents/a.yaml": "{}\n", "p.md": "one\n"})
     environ: dict[str, str] = {}
     loader = Loader(root, environ=environ)
     first = loader.load("a")
     assert loader.load("a") == first
     (root / "p.md").write_text("two, longer\n")
-    assert loader.load("a").run_config["model_settings"]["instructions"] == "two, longer"
+    assert loader.load("a").model_config["initial_model_settings"]["instructions"] == \
+        "two, longer"
     environ["MODEL"] = "gpt-realtime-mini"
     assert loader.load("a").run_config["model_settings"]["model_name"] == "gpt-realtime-mini"
     (root / "agents" / "a").mkdir()
@@ -523,10 +534,10 @@ def test_cache_notices_file_and_prompt_and_environment_changes(tree: Tree) -> No
 
 
 def test_cached_profiles_are_not_shared_mutable_state(tree: Tree) -> None:
-    root = tree({"agents/a.yaml": "run_config: {model_settings: {tools: [x]}}\n"})
+    root = tree({"agents/a.yaml": "run_config: {output_guardrails: [x]}\n"})
     loader = Loader(root, environ={})
-    loader.load("a").run_config["model_settings"]["tools"].append("mutated")
-    assert loader.load("a").run_config["model_settings"]["tools"] == ["x"]
+    loader.load("a").run_config["output_guardrails"].append("mutated")
+    assert loader.load("a").run_config["output_guardrails"] == ["x"]
 
 
 def test_threads_and_roots_do_not_interfere(tree: Tree, tmp_path: Path) -> None:

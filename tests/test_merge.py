@@ -1,4 +1,6 @@
-"""Merge rules, one case each, through the whole loader on real files."""
+"""Merge rules, one case each, through the whole loader on real files. The trees use lists in
+run_config.model_settings (tools) for their shape; the SDK lints, which say such tools never
+reach the model, are not what these tests are about (`checks=()`)."""
 
 from __future__ import annotations
 
@@ -61,17 +63,22 @@ run_config:
         pytest.param("vars: {calm: {eagerness: medium}}", ("model_settings", "turn_detection"),
                      {"type": "semantic_vad", "eagerness": "medium", "create_response": True},
                      id="preset-uses-final-vars"),
-        pytest.param("run_config: {model_settings: {turn_detection: {type: server_vad, "
-                     "threshold: 0.4}}}\n"
+        pytest.param("run_config: {model_settings: {turn_detection: {create_response: false, "
+                     "interrupt_response: true}}}\n"
                      "vars: {calm: {eagerness: medium}}",
                      ("model_settings", "turn_detection"),
-                     {"type": "server_vad", "eagerness": "medium", "create_response": True,
-                      "threshold": 0.4}, id="preset-refined-and-vars-changed"),
+                     {"type": "semantic_vad", "eagerness": "medium", "create_response": False,
+                      "interrupt_response": True}, id="preset-refined-and-vars-changed"),
+        pytest.param("run_config: {model_settings: {turn_detection: {type: server_vad, "
+                     "eagerness: !delete , threshold: 0.4}}}",
+                     ("model_settings", "turn_detection"),
+                     {"type": "server_vad", "create_response": True, "threshold": 0.4},
+                     id="detector-changed-and-its-field-deleted"),
     ],
 )
 def test_merge_rule(tree: Tree, agent: str, path: tuple[str, ...], expected: Any) -> None:
     root = tree({"base.yaml": BASE, "agents/a.yaml": agent + "\n"})
-    node: Any = Loader(root, environ={}).load("a").run_config
+    node: Any = Loader(root, environ={}, checks=()).load("a").run_config
     for part in path:
         if part not in node:
             node = "<absent>"
@@ -84,7 +91,7 @@ def test_a_key_and_its_append_form_in_one_mapping_is_a_duplicate(tree: Tree) -> 
     root = tree({"agents/x.yaml": "model_config:\n  initial_model_settings:\n    tools: [a]\n"
                                   "    tools+: [b]\n"})
     with pytest.raises(ProfileValidationError) as info:
-        Loader(root, environ={}).load("x")
+        Loader(root, environ={}, checks=()).load("x")
     assert [p.render() for p in info.value.problems] == [
         "profiles/agents/x.yaml:4:5: model_config.initial_model_settings.tools: duplicate key "
         "(first set "
@@ -97,7 +104,8 @@ def test_append_to_a_preset_list_reference(tree: Tree) -> None:
                      "run_config: {model_settings: {tools: '${vars.tools}'}}\n",
         "agents/x.yaml": "run_config: {model_settings: {tools+: [c]}}\n",
     })
-    assert Loader(root, environ={}).load("x").run_config["model_settings"]["tools"] == [
+    loader = Loader(root, environ={}, checks=())
+    assert loader.load("x").run_config["model_settings"]["tools"] == [
         "a", "b", "c"]
 
 
@@ -107,7 +115,7 @@ def test_appending_to_a_scalar_is_a_located_error(tree: Tree) -> None:
         "agents/x.yaml": "run_config:\n  model_settings:\n    voice+: [verse]\n",
     })
     with pytest.raises(ProfileValidationError) as info:
-        Loader(root, environ={}).load("x")
+        Loader(root, environ={}, checks=()).load("x")
     assert [p.render() for p in info.value.problems] == [
         "profiles/agents/x.yaml:3:5: run_config.model_settings.voice: cannot append to a string "
         "(`key+:` extends an inherited list)"]
@@ -127,16 +135,16 @@ def test_layers_apply_lowest_first(tree: Tree) -> None:
         p = loader.load("a", "prod", overrides)
         return str(p.run_config["model_settings"]["voice"])
 
-    assert voice(Loader(root, environ=env), "model_settings.voice=cli") == "cli"
-    assert voice(Loader(root, environ=env)) == "environ"
-    assert voice(Loader(root, environ={})) == "local"
-    assert voice(Loader(root, environ={}, local=False)) == "agent-env"
+    assert voice(Loader(root, environ=env, checks=()), "model_settings.voice=cli") == "cli"
+    assert voice(Loader(root, environ=env, checks=())) == "environ"
+    assert voice(Loader(root, environ={}, checks=())) == "local"
+    assert voice(Loader(root, environ={}, local=False, checks=())) == "agent-env"
     (root / "agents/a/prod.yaml").unlink()
-    assert voice(Loader(root, environ={}, local=False)) == "agent"
+    assert voice(Loader(root, environ={}, local=False, checks=())) == "agent"
     (root / "agents/a.yaml").write_text("{}\n")
-    assert voice(Loader(root, environ={}, local=False)) == "env"
+    assert voice(Loader(root, environ={}, local=False, checks=())) == "env"
     (root / "env/prod.yaml").write_text("")
-    assert voice(Loader(root, environ={}, local=False)) == "base"
+    assert voice(Loader(root, environ={}, local=False, checks=())) == "base"
 
 
 def test_overrides_of_a_preset_reach_the_copies_that_layers_refined(tree: Tree) -> None:
@@ -162,8 +170,11 @@ def test_overrides_of_a_preset_reach_the_copies_that_layers_refined(tree: Tree) 
     assert detection(environ, "refined") == refined
     # An override of the refined copy itself, in any order with one of the preset.
     assert detection(loader, "refined", "model_settings.turn_detection.eagerness=auto",
-                     "vars.calm.type=server_vad") == {
-        "type": "server_vad", "eagerness": "auto", "create_response": False}
+                     "++vars.calm.create_response=true") == {
+        "type": "semantic_vad", "eagerness": "auto", "create_response": False}
+    assert detection(loader, "refined", "vars.calm.type=server_vad",
+                     "~model_settings.turn_detection.eagerness") == {
+        "type": "server_vad", "create_response": False}
     assert detection(loader, "plain", "~model_settings.turn_detection.eagerness") == {
         "type": "semantic_vad"}
     assert loader.explain("refined", None, "model_settings.turn_detection.eagerness",
@@ -179,8 +190,15 @@ def test_overrides_of_a_preset_reach_the_copies_that_layers_refined(tree: Tree) 
             loader.load(agent, None, ["model_settings.turn_detection.eagernes=auto"])
         assert info.value.problems[0].render() == (
             "command line: model_settings.turn_detection.eagernes=auto: "
-            "run_config.model_settings.turn_detection.eagernes: is not set in this profile "
-            "(did you mean 'eagerness'?)")
+            "run_config.model_settings.turn_detection.eagernes: unknown key (did you mean "
+            "'eagerness'? write model_settings.turn_detection.eagerness=...)")
+        with pytest.raises(UsageError) as info:
+            loader.load(agent, None, ["model_settings.turn_detection.interrupt_response=true"])
+        assert info.value.problems[0].render() == (
+            "command line: model_settings.turn_detection.interrupt_response=true: "
+            "run_config.model_settings.turn_detection.interrupt_response: is not set in this "
+            "profile (to add it, write +model_settings.turn_detection.interrupt_response=... "
+            "(or ++ to add or replace))")
         with pytest.raises(UsageError, match="eagerness: is already set"):
             loader.load(agent, None, ["+model_settings.turn_detection.eagerness=auto"])
 
@@ -190,7 +208,7 @@ def test_a_refined_reference_to_a_misspelled_preset_suggests_the_preset(tree: Tr
                               "  model_settings:\n    turn_detection: ${vars.clam}\n",
                  "agents/a.yaml": "run_config:\n  model_settings:\n"
                                   "    turn_detection: {eagerness: low}\n"})
-    problems = Loader(root, environ={}).check("a").problems
+    problems = Loader(root, environ={}, checks=()).check("a").problems
     assert any("points to nothing" in p.message and p.suggestion == "did you mean 'vars.calm'?"
                for p in problems), [p.render() for p in problems]
 
@@ -199,14 +217,14 @@ def test_an_empty_default_reads_as_empty_text_without_omegaconf_warning(tree: Tr
     root = tree({"agents/a.yaml": "run_config:\n  model_settings:\n    tracing:\n"
                                   "      group_id: 'g${oc.env:NOT_SET_ANYWHERE,}'\n"})
     # pytest runs with filterwarnings=error: OmegaConf's UserWarning would fail this test
-    profile = Loader(root, environ={}).load("a")
+    profile = Loader(root, environ={}, checks=()).load("a")
     assert profile.run_config["model_settings"]["tracing"]["group_id"] == "g"
 
 
 def test_a_cycle_says_how_to_break_it(tree: Tree) -> None:
     root = tree({"agents/a.yaml": "vars:\n  a: ${vars.b}\n  b: ${vars.a}\n"
                                   "run_config:\n  model_settings: {voice: '${vars.a}'}\n"})
-    problems = Loader(root, environ={}).check("a").problems
+    problems = Loader(root, environ={}, checks=()).check("a").problems
     assert any(p.message.startswith(("interpolation cycle", "reference cycle"))
                and p.suggestion == "one of these must hold a value instead of a reference"
                for p in problems), [p.render() for p in problems]

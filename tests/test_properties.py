@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from hypothesis import assume, given
 from hypothesis import strategies as st
 from omegaconf import OmegaConf
@@ -28,7 +27,7 @@ from realtime_profiles._interpolate import Interpolator
 from realtime_profiles._layer import SECTIONS, Layer, Source
 from realtime_profiles._merge import Folder
 from realtime_profiles._overrides import format_override, parse_override
-from realtime_profiles._yaml import parse_layer
+from realtime_profiles._yaml import dump, parse_layer
 from realtime_profiles.cli import main
 
 KEYS = st.sampled_from(["a", "b", "c", "d"])
@@ -174,13 +173,13 @@ def test_show_prints_the_overridden_value_at_its_key(metadata_tree: Path, keys: 
     assert same(node, value)
 
 
-# -- 4. PyYAML's output reads back through our walk -----------------------------------------
+# -- 4. What `show` prints (PyYAML's emitter, quoting for YAML 1.1 and 1.2) reads back -------
 
 @given(document=st.dictionaries(st.sampled_from(SECTIONS), NO_INTERPOLATION, max_size=3),
        flow=st.booleans())
 def test_plain_documents_read_back_unchanged(document: dict[str, Any], flow: bool) -> None:
     # allow_unicode=False: PyYAML would write a NEL raw, which YAML then reads as a break
-    text = yaml.safe_dump(document, default_flow_style=flow, sort_keys=False)
+    text = dump(document, default_flow_style=flow, allow_unicode=False)
     layer = parse_layer(Source("local", "local.yaml", tracked=False), text)
     assert layer.problems == ()
     assert same(layer.data, document)

@@ -103,11 +103,13 @@ def test_lints_tell_the_truth_about_the_sdk(tree: Tree) -> None:
                 input_audio_transcription: {model: gpt-4o-transcribe}
                 audio: {output: {voice: cedar}}
             """})
-    profile = Loader(root, environ={"OPENAI_API_KEY": "k"}).load("a")
-    warned = {p.path for p in profile.warnings}
-    assert warned == {"run_config.model_settings.instructions", "run_config.model_settings.tools",
+    loader = Loader(root, environ={"OPENAI_API_KEY": "k"})
+    errors = {p.path for p in loader.check("a").errors}  # certain losses: errors
+    assert errors == {"run_config.model_settings.instructions", "run_config.model_settings.tools",
                       "model_config.initial_model_settings.input_audio_transcription",
                       "run_config.model_settings.voice"}
+    # ...and this is what the SDK does with the profile regardless
+    profile = Loader(root, environ={"OPENAI_API_KEY": "k"}, checks=()).load("a")
     registry = Registry()
     registry.tool(lambda query: query, name="lookup")
     agent = RealtimeAgent(name="a", instructions="from the agent")
@@ -121,7 +123,7 @@ def test_lints_tell_the_truth_about_the_sdk(tree: Tree) -> None:
 def test_tracing_disabled_sends_no_tracing(tree: Tree) -> None:
     root = tree({"agents/a.yaml": "run_config:\n  tracing_disabled: true\n  model_settings:\n"
                                   "    tracing: {workflow_name: w}\n"})
-    profile = Loader(root, environ={"OPENAI_API_KEY": "k"}).load("a")
+    profile = Loader(root, environ={"OPENAI_API_KEY": "k"}, checks=()).load("a")
     frames = capture(profile).frames
     assert not [f for f in frames if f["type"] == "session.update" and "tracing" in f["session"]]
 
@@ -154,10 +156,9 @@ def test_binding_replaces_names_by_objects_and_leaves_the_profile_alone(tree: Tr
     root = tree({"agents/a.yaml": """
         run_config:
           tool_error_formatter: friendly
-          model_settings: {handoffs: [transfer_to_billing]}
         model_config:
           api_key: {callable: vault_key}
-          initial_model_settings: {tools: [lookup]}
+          initial_model_settings: {tools: [lookup], handoffs: [transfer_to_billing]}
         """})
     profile = Loader(root, environ={}).load("a")
     registry = Registry()
@@ -183,7 +184,7 @@ def test_binding_replaces_names_by_objects_and_leaves_the_profile_alone(tree: Tr
     assert isinstance(bound.model_config["initial_model_settings"]["tools"][0], FunctionTool)
     assert bound.model_config["api_key"] is vault_key
     assert bound.run_config["tool_error_formatter"] is friendly
-    assert bound.run_config["model_settings"]["handoffs"][0].agent_name == "billing"
+    assert bound.model_config["initial_model_settings"]["handoffs"][0].agent_name == "billing"
     assert profile.model_config["api_key"] == {"callable": "vault_key"}
     runner = profile.runner(RealtimeAgent(name="a"), registry)
     assert isinstance(runner, RealtimeRunner)
@@ -228,24 +229,29 @@ def test_core_package_never_imports_the_sdk() -> None:
     assert render_path(("a", 0)) == "a[0]"
 
 
-def test_offline_demo_prints_the_session_update_without_a_key() -> None:
-    import os
-    import subprocess
-    import sys
+def test_offline_demo_prints_the_session_update_without_a_key(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """The example's own `__main__`, in process (tests/test_readme.py runs it as a command)."""
+    import runpy
 
-    environ = {k: v for k, v in os.environ.items() if k != "OPENAI_API_KEY"}
-    done = subprocess.run([sys.executable, "examples/offline_roundtrip.py", "phone", "--env",
-                           "prod", "model_settings.voice=verse"], capture_output=True,
-                          text=True, check=False, cwd=ROOT, env=environ)
-    assert done.returncode == 0, done.stderr
-    frames = json.loads(done.stdout)
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.chdir(ROOT)
+
+    def demo(*argv: str) -> int:
+        monkeypatch.setattr("sys.argv", ["offline_roundtrip.py", *argv])
+        with pytest.raises(SystemExit) as exited:
+            runpy.run_path(str(ROOT / "examples" / "offline_roundtrip.py"), run_name="__main__")
+        return int(exited.value.code or 0)
+
+    assert demo("phone", "--env", "prod", "model_settings.voice=verse") == 0
+    out, err = capsys.readouterr()
+    frames = json.loads(out)
     assert [f["type"] for f in frames] == ["session.update", "session.update"]
     assert frames[0]["session"]["audio"]["output"]["voice"] == "verse"
     assert frames[0]["session"]["audio"]["input"]["format"] == {"type": "audio/pcmu"}
-    assert "OPENAI_API_KEY is not set" in done.stderr  # a warning, not a failure
-    bad = subprocess.run([sys.executable, "examples/offline_roundtrip.py", "nobody"],
-                         capture_output=True, text=True, check=False, cwd=ROOT, env=environ)
-    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    assert "OPENAI_API_KEY is not set" in err  # a warning, not a failure
+    assert demo("nobody") == 2
+    assert "Traceback" not in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("env", SHIPPED.envs())
@@ -295,3 +301,5 @@ def test_the_live_example_registers_every_name_of_every_shipped_graph() -> None:
     spec.loader.exec_module(module)
     for agent, env in COMBOS:
         assert module.registry.problems(SHIPPED.load(agent, env)) == [], (agent, env)
+
+

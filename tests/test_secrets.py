@@ -6,6 +6,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+from conftest import Tree
+
 from realtime_profiles import _secrets
 from tests.schema_walk import marked_paths
 
@@ -32,3 +35,21 @@ def test_the_mask_is_one_string_everywhere() -> None:
     from realtime_profiles import profile
 
     assert profile.MASK == _secrets.MASK
+
+
+def test_an_unset_secret_is_never_advised_a_default(tree: Tree) -> None:
+    """A default is written in the profile, and a secret in a tracked file is what the secret
+    rules refuse: the advice is to set the variable."""
+    from realtime_profiles import Loader, SecretUnavailableError
+
+    root = tree({"base.yaml": "model_config:\n  api_key: ${oc.env:OPENAI_API_KEY}\n"
+                              "  headers: {authorization: 'Bearer ${oc.env:TOKEN}'}\n",
+                 "agents/a.yaml": "{}\n"})
+    with pytest.raises(SecretUnavailableError) as caught:
+        Loader(root, environ={}, checks=()).load("a")
+    text = caught.value.render()
+    assert "default" not in text
+    assert [p.suggestion for p in caught.value.problems] == [
+        "set it before loading this profile for use"] * 2
+    warnings = Loader(root, environ={}, checks=()).check("a").problems
+    assert all("default" not in p.render() for p in warnings)

@@ -28,8 +28,9 @@ FILES = {
             tracing:
               metadata: {git_sha: "${oc.env:GIT_SHA,unknown}"}
         model_config:
-          api_key: ${oc.env:OPENAI_API_KEY}
-          headers: {X-Token: "${oc.env:TOKEN,none}"}
+          headers:
+            Authorization: "Bearer ${oc.env:OPENAI_API_KEY}"
+            X-Token: "${oc.env:TOKEN,none}"
         """,
     "facets/line/web.yaml": "{}\n",
     "facets/line/phone.yaml": """
@@ -210,7 +211,8 @@ def test_no_secret_reaches_a_snapshot(tree: Tree) -> None:
         text = path.read_text()
         assert KEY not in text and KEY[::-1] not in text
         document = json.loads(text)["document"]
-        assert document["model_config"] == {"api_key": "***", "headers": {"X-Token": "***"}}
+        assert document["model_config"] == {"headers": {"Authorization": "***",
+                                                        "X-Token": "***"}}
     # taken without the secrets, the snapshots are the same: secrets never shape a file
     assert run("snapshot", "--check")[0] == 0
 

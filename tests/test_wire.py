@@ -35,8 +35,9 @@ FILES = {
             voice: marin
             tracing: {workflow_name: "${profile.agent}"}
         model_config:
-          api_key: ${oc.env:OPENAI_API_KEY}
-          headers: {X-Tenant: "${oc.env:TENANT_TOKEN}"}
+          headers:
+            Authorization: "Bearer ${oc.env:OPENAI_API_KEY}"
+            X-Tenant: "${oc.env:TENANT_TOKEN}"
         """,
     "facets/line/web.yaml": "{}\n",
     "facets/line/phone.yaml": """
