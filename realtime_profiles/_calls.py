@@ -224,17 +224,17 @@ def parse_calls(call_overrides: Mapping[str, Any],
     parsed: list[tuple[str, PathKey, PathKey]] = []
     refused: list[str] = []
     holes = plan.holes if plan is not None else ()
+    memo: dict[Any, Any] = plan.checks if plan is not None else {}
     for key in call_overrides:
-        try:
-            path = split_key(str(key), SECTIONS, MAX_DEPTH)
-        except KeyError_:
+        placed = memo.get(("#key", key)) if isinstance(key, str) else None
+        if placed is None:
+            placed = _place(key, holes)
+            if isinstance(key, str):  # the same keys come on every call: parsed once a plan
+                memo[("#key", key)] = placed
+        if not placed:
             refused.append(repr(key))
             continue
-        hole = next((h for h in holes if under(path, h)), None)
-        if hole is None:
-            refused.append(repr(key))
-            continue
-        parsed.append((str(key), path, hole))
+        parsed.append((str(key), placed[0], placed[1]))
     if refused:
         allowed = ", ".join(plan.allowed()) if plan is not None and plan.entries else \
             "nothing (the profile has no overridable: section)"
@@ -242,6 +242,16 @@ def parse_calls(call_overrides: Mapping[str, Any],
             f"call override{'s' if len(refused) > 1 else ''} not allowed: "
             f"{', '.join(refused)} (allowed: {allowed})")
     return parsed
+
+
+def _place(key: Any, holes: Sequence[PathKey]) -> tuple[PathKey, ...]:
+    """A call key's path and the hole it lands in, or `()` when it may not be set."""
+    try:
+        path = split_key(str(key), SECTIONS, MAX_DEPTH)
+    except KeyError_:
+        return ()
+    hole = next((h for h in holes if under(path, h)), None)
+    return () if hole is None else (path, hole)
 
 
 def apply(document: dict[str, Any], plan: Plan, call_overrides: Mapping[str, Any],

@@ -66,34 +66,42 @@ class _Hasher:
         self._record = record
         self._known = known
         # the paths on the way to a changed one, and what lies below one, are hashed again
-        self._changed = tuple(changed)
+        self._changed = frozenset(changed)
         self._affected = {p[:cut] for p in changed for cut in range(len(p) + 1)}
 
-    def digest(self, value: Any, path: PathKey) -> str:
-        if self._known is not None and path not in self._affected \
-                and not any(path[: len(c)] == c for c in self._changed):
-            cached = self._known.get(path)
+    def digest(self, value: Any, path: PathKey, below: bool = False) -> str:
+        """The hash of the container `value` at `path`; `below`: it lies inside a changed
+        value, so no hash recorded for the composed profile applies to it."""
+        known = self._known
+        if known is not None and not below and path not in self._affected:
+            cached = known.get(path)
             if cached is not None:
                 return cached
+        below = below or path in self._changed
+        references = self._references
         shallow: Any
         if isinstance(value, dict):
             skip = STAMP_KEYS if len(path) == 4 and path[:3] in TRACING_PATHS \
                 and path[3] == "metadata" else ()
-            shallow = {key: self._part(item, (*path, key)) for key, item in value.items()
-                       if key not in skip}
+            shallow = {}
+            for key, written in value.items():
+                if key in skip:
+                    continue
+                child = (*path, key)
+                item = references[child] if references and child in references else written
+                shallow[key] = {"#": self.digest(item, child, below)} \
+                    if isinstance(item, dict | list) else item
         else:
-            shallow = [self._part(item, (*path, index)) for index, item in enumerate(value)]
+            shallow = []
+            for index, written in enumerate(value):
+                child = (*path, index)
+                item = references[child] if references and child in references else written
+                shallow.append({"#": self.digest(item, child, below)}
+                               if isinstance(item, dict | list) else item)
         digest = hashlib.sha256(canonical(shallow)).hexdigest()
         if self._record is not None:
             self._record[path] = digest
         return digest
-
-    def _part(self, value: Any, path: PathKey) -> Any:
-        if self._references and path in self._references:
-            value = self._references[path]
-        if isinstance(value, dict | list):
-            return {"#": self.digest(value, path)}
-        return value
 
 
 def unstamp(document: dict[str, Any]) -> None:

@@ -128,16 +128,11 @@ class Bundle:
         return self._call(state, data, self._profile(data, copy=False), call_overrides, strict)
 
     def _profile(self, data: Mapping[str, Any], *, copy: bool) -> Profile:
-        document = _copy(data["document"]) if copy or data["secrets"] else data["document"]
-        secrets: list[tuple[Any, ...]] = []
-        missing: dict[str, list[str]] = {}
-        for dotted, secret in data["secrets"].items():
-            path = tuple(secret["key"])
-            try:
-                _put(document, path, self._resolve(secret["source"]))
-            except _Unset as exc:
-                missing.setdefault(exc.name, []).append(dotted)
-            secrets.append(path)
+        """The combination's profile, secrets resolved now. `copy=False` (the per-call path,
+        which copies the document itself and never changes its base) shares one base per
+        set of secret values: resolved again each call, the document copied only when they
+        change."""
+        values, missing = self._secret_values(data)
         label = _label(data)
         if missing:
             names = ", ".join(sorted(missing))
@@ -147,7 +142,17 @@ class Bundle:
                         for name, paths in missing.items() for d in paths]
             raise SecretUnavailableError(f"{label}: cannot load for use: secret environment "
                                          f"variable {names} is not set", problems)
-        return Profile(
+        if not copy:
+            shared = data.get("__base")
+            if shared is not None and shared[0] == values:
+                return shared[1]  # type: ignore[no-any-return]
+        document = _copy(data["document"]) if copy or values else data["document"]
+        secrets: list[tuple[Any, ...]] = []
+        for (_, secret), value in zip(data["secrets"].items(), values, strict=True):
+            path = tuple(secret["key"])
+            _put(document, path, value)
+            secrets.append(path)
+        profile = Profile(
             agent=data["agent"], env=data["env"],
             run_config=document.get("run_config") or {},
             model_config=document.get("model_config") or {},
@@ -159,6 +164,21 @@ class Bundle:
             facets=dict(data["facets"]), fingerprint=data["fingerprint"],
             _secrets=tuple(secrets),
         )
+        if not copy:
+            data["__base"] = (values, profile)  # type: ignore[index]
+        return profile
+
+    def _secret_values(self, data: Mapping[str, Any]) -> tuple[tuple[str, ...],
+                                                               dict[str, list[str]]]:
+        """Each secret's value now, and the variables that are not set (by secret)."""
+        values: list[str] = []
+        missing: dict[str, list[str]] = {}
+        for dotted, secret in data["secrets"].items():
+            try:
+                values.append(self._resolve(secret["source"]))
+            except _Unset as exc:
+                missing.setdefault(exc.name, []).append(dotted)
+        return tuple(values), missing
 
     def _resolve(self, source: str) -> str:
         """A secret's reference resolved: `${oc.env:NAME[,default]}` from the environment,

@@ -172,12 +172,25 @@ def test_usage_errors_exit_2_without_traceback(shipped: Path, argv: tuple[str, .
     assert "Traceback" not in err
 
 
-def test_list(shipped: Path) -> None:
+def test_list(tree: Tree) -> None:
+    tree({"base.yaml": "{}\n", "env/dev.yaml": "{}\n", "env/prod.yaml": "{}\n",
+          "agents/front.yaml": "{}\n", "agents/back.yaml": "{}\n",
+          "agents/back/prod.yaml": "{}\n"})
     code, out, _ = run("list")
     assert code == 0
-    assert out == ("root: profiles\nagents: billing, concierge, phone, support\n"
-                   "environments: dev, prod, staging\n"
-                   "agent@env files: phone@prod, support@prod\n")
+    assert out == ("root: profiles\nagents: back, front\nenvironments: dev, prod\n"
+                   "agent@env files: back@prod\n")
+
+
+def test_list_names_what_the_loader_finds(shipped: Path) -> None:
+    """Whatever the shipped tree holds (a fork adds agents): list agrees with the Loader."""
+    from realtime_profiles import Loader
+
+    loader = Loader(shipped)
+    code, out, _ = run("list")
+    assert code == 0
+    assert f"agents: {', '.join(loader.agents())}\n" in out
+    assert f"environments: {', '.join(loader.envs())}\n" in out
 
 
 def test_diff_both_spellings(shipped: Path) -> None:
@@ -261,7 +274,8 @@ def test_installed_console_script(shipped: Path) -> None:
         == len(payload["profiles"])
     module = subprocess.run([sys.executable, "-m", "realtime_profiles", "list"],
                             capture_output=True, text=True, check=False)
-    assert module.returncode == 0 and "agents: billing, concierge, phone, support" in module.stdout
+    agents = ", ".join(sorted(p.stem for p in (shipped / "agents").glob("*.yaml")))
+    assert module.returncode == 0 and f"agents: {agents}\n" in module.stdout
 
 
 def test_diff_handles_keys_with_spaces_and_dots(tree: Tree) -> None:
