@@ -225,7 +225,10 @@ def _agent_text(rng: random.Random, name: str, archetype: str) -> tuple[str, boo
         else:
             lines += [f"      eagerness: {rng.choice(('low', 'medium', 'high', 'auto'))}",
                       "      create_response: true"]
-        lines += [f"      idle_timeout_ms: {rng.choice((6000, 8000, 12000))}", ""]
+        idle = rng.choice((6000, 8000, 12000))  # drawn either way: the same trees as before
+        if kind == "server_vad":  # semantic_vad takes no idle timeout (openai SemanticVad)
+            lines.append(f"      idle_timeout_ms: {idle}")
+        lines.append("")
     settings: list[str] = []
     if archetype == "phone":
         settings += ["    voice: ${vars.voices.phone}",

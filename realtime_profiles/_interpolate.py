@@ -442,12 +442,19 @@ class Interpolator:
               path: PathKey, text: str) -> str | int:
         """The key `segment` selects in `node` (found at `at`), or a problem that says why
         there is none."""
-        after = tuple(_shown(p) for p in rest[1:])
-        wanted = render_path((*at, _shown(segment), *after))
         if isinstance(node, dict):
             key = segment if isinstance(segment, str) else str(segment)
             if key in node:
                 return key
+        elif isinstance(node, list):
+            index = _index(segment)
+            if index is not None and -len(node) <= index < len(node):
+                return index + len(node) if index < 0 else index
+        # no such key: say why (rendered here only, off the path every valid reference takes)
+        after = tuple(_shown(p) for p in rest[1:])
+        wanted = render_path((*at, _shown(segment), *after))
+        if isinstance(node, dict):
+            key = segment if isinstance(segment, str) else str(segment)
             hint = mean(did_you_mean(key, [str(k) for k in node]))
             self._problem(path, "reference-missing",
                           f"{text} refers to {wanted}, which is not set", hint)
