@@ -224,3 +224,25 @@ def test_a_half_written_file_never_counts(tree: Tree) -> None:
     for profile in profiles:
         assert isinstance(profile, Profile)
         assert profile.run_config["model_settings"]["turn_detection"]["threshold"] == 0.6
+
+
+def test_bundle_watch_sees_each_kubelet_swap_once_and_whole(tmp_path: Path) -> None:
+    from conftest import write_tree
+
+    bundles = []
+    for i in range(3):
+        source = write_tree(tmp_path / f"src{i}", {
+            "agents/a.yaml": f"run_config: {{model_settings: {{voice: v{i}, speed: 1.{i}}}}}\n"})
+        bundles.append(tmp_path / f"b{i}")
+        write_bundle(compile_bundle(Loader(source, local=False, environ={})), bundles[-1])
+    mount = tmp_path / "mount"
+    kubelet.write(mount, {p.name: p.read_bytes() for p in bundles[0].iterdir()})
+    watch = Bundle(mount, environ={}).watch("a", interval=0)
+    assert watch.poll() is None
+    for i in (1, 2):
+        kubelet.write(mount, {p.name: p.read_bytes() for p in bundles[i].iterdir()})
+        found = watch.poll()
+        assert isinstance(found, Profile)
+        settings = found.run_config["model_settings"]
+        assert (settings["voice"], settings["speed"]) == (f"v{i}", float(f"1.{i}"))
+        assert watch.poll() is None
