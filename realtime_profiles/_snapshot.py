@@ -109,6 +109,8 @@ async def _take_all(loader: Loader, matrix: Sequence[Combination],
             "versions": versions,
             "registry": registry_label,
             "document": _document(profile),
+            # the agents it hands off to shape its tools (handoff names, descriptions)
+            "graph": {name: node.config for name, node in sorted(profile.graph.items())},
             "wire": wire.to_data(),
         }
         taken.append(Taken(combination, data, (), profile))
@@ -173,6 +175,9 @@ class Finding:
     profile_changes: tuple[Change, ...] = ()
     wire_changes: tuple[Change, ...] = ()
     problems: tuple[Problem, ...] = ()
+    sdk_changes: tuple[Change, ...] = ()
+    """With both causes: the wire changes the SDK made (the stored document sent again);
+    `wire_changes` then holds the profile's."""
 
     @property
     def ok(self) -> bool:
@@ -183,6 +188,7 @@ class Finding:
                 "cause": self.cause,
                 "profile_changes": [c.to_data() for c in self.profile_changes],
                 "wire_changes": [c.to_data() for c in self.wire_changes],
+                "sdk_wire_changes": [c.to_data() for c in self.sdk_changes],
                 "problems": [{"key": p.path, "code": p.code, "message": p.render()}
                              for p in self.problems]}
 
@@ -208,61 +214,127 @@ class Report:
         return f"{total} snapshot{'s' * (total != 1)} checked{tail}"
 
 
+Replay = Callable[[Mapping[str, Any]], "dict[str, Any] | None"]
+"""The wire the installed SDK gives for a stored snapshot's own document and graph (None
+when it cannot be built again, e.g. the registry no longer has a name)."""
+
+
 def check(directory: Path, taken: Sequence[Taken],
-          in_scope: Callable[[Combination], bool]) -> Report:
-    """Compare each combination with its stored file; report stale files in scope."""
+          in_scope: Callable[[Combination], bool], replay: Replay | None = None) -> Report:
+    """Compare each combination with its stored file; report stale files in scope. With
+    `replay`, a changed wire is split into what the SDK changed (the stored document sent
+    through the installed SDK) and what the profile changed (the rest)."""
     report = Report()
     expected = {t.name for t in taken}
     for one in taken:
-        report.findings.append(_verdict(directory, one))
+        report.findings.append(_verdict(directory, one, replay))
     report.findings.extend(_stale(directory, expected, in_scope))
     return report
 
 
-def _verdict(directory: Path, one: Taken) -> Finding:
+def _verdict(directory: Path, one: Taken, replay: Replay | None) -> Finding:
     label = one.combination.label()
     if one.data is None:
         return Finding(one.name, label, "invalid", "the profile does not validate",
                        problems=one.problems)
     path = directory / one.name
-    if not path.is_file():
+    if not path.exists():
         return Finding(one.name, label, "missing", "no snapshot stored: run `realtime-profiles "
                        "snapshot --write` and commit it")
-    stored = _read(path)
-    if stored is None or stored.get("format") != FORMAT:
-        return Finding(one.name, label, "unreadable", "not a snapshot of this version of "
-                       "realtime-profiles: rewrite it with `snapshot --write`")
+    stored, why = _read_snapshot(path)
+    if stored is None:
+        return Finding(one.name, label, "unreadable", why)
     if stored == one.data:
         return Finding(one.name, label, "match")
-    wire = tuple(Change(render_path(p), old, new)
-                 for p, old, new in leaf_diff(stored.get("wire"), one.data["wire"],
-                                              lists=True))
-    cause, profile_changes = _cause(stored, one)
-    return Finding(one.name, label, "changed", cause, profile_changes, _frame_labels(
-        wire, one.data["wire"], stored.get("wire")))
+    replayed = replay(stored) if replay is not None else None
+    cause, profile_changes, sdk_part = _cause(stored, one, replayed)
+    before = replayed if replayed is not None and sdk_part else stored.get("wire")
+    wire = _wire_changes(before, one.data["wire"])
+    sdk = _wire_changes(stored.get("wire"), replayed) if sdk_part and replayed else ()
+    return Finding(one.name, label, "changed", cause, profile_changes, wire, sdk_changes=sdk)
 
 
-def _cause(stored: Mapping[str, Any], one: Taken) -> tuple[str, tuple[Change, ...]]:
-    """Why a stored wire differs: the profile, the registry, or the SDK."""
+def replayer(registry: Registry | None) -> Replay:
+    """`Replay` through the installed SDK, names bound by `registry` (or stand-ins)."""
+    def replay(stored: Mapping[str, Any]) -> dict[str, Any] | None:
+        from .wire import session_wire
+
+        try:
+            return session_wire(stored_profile(stored), registry).to_data()
+        except Exception:  # noqa: BLE001 - no replay: the cause is told without it
+            return None
+
+    return replay
+
+
+def stored_profile(stored: Mapping[str, Any]) -> Profile:
+    """The profile a stored snapshot was taken of, as far as the wire needs it."""
+    from .profile import GraphNode, Profile
+
+    document = stored.get("document") or {}
+    meta = stored.get("profile") or {}
+    env = meta.get("env")
+    return Profile(
+        agent=str(meta.get("agent")), env=env,
+        run_config=document.get("run_config") or {},
+        model_config=document.get("model_config") or {},
+        start_messages=document.get("start_messages") or [],
+        client_messages=document.get("client_messages") or [],
+        agent_config=document.get("agent") or {},
+        graph={name: GraphNode(name, env, config)
+               for name, config in (stored.get("graph") or {}).items()},
+        facets=dict(meta.get("facets") or {}), fingerprint=str(meta.get("fingerprint")))
+
+
+def _wire_changes(old: Any, new: Any) -> tuple[Change, ...]:
+    changes = tuple(Change(render_path(p), a, b) for p, a, b in leaf_diff(old, new, lists=True))
+    return _frame_labels(changes, new, old)
+
+
+def _inputs(data: Mapping[str, Any]) -> dict[str, Any]:
+    """What a snapshot's wire is made of, besides the SDK: the document and the graph."""
+    return {"document": data.get("document"), "graph": data.get("graph", {})}
+
+
+def _cause(stored: Mapping[str, Any], one: Taken,
+           replayed: dict[str, Any] | None) -> tuple[str, tuple[Change, ...], bool]:
+    """Why a stored wire differs: the profile, the SDK, or both (and whether the SDK part
+    was told apart by replaying the stored document); or the registry."""
     assert one.data is not None
     now = one.data
     versions = _version_changes(stored.get("versions"), now["versions"])
-    if stored.get("document") != now["document"]:
-        diff = leaf_diff(stored.get("document"), now["document"])
-        shown = [d for d in diff if not is_stamp(d[0])] or diff
-        changes = tuple(Change(render_path(p), old, new, _origin(one.profile, p, new))
+    profile_moved = _inputs(stored) != _inputs(now)
+    sdk_moved = replayed is not None and replayed != stored.get("wire")
+    changes: tuple[Change, ...] = ()
+    if profile_moved:
+        diff = leaf_diff(_inputs(stored), _inputs(now))
+        shown = [d for d in diff if not is_stamp(d[0][1:])] or diff
+        changes = tuple(Change(_input_path(p), old, new, _origin(one.profile, p[1:], new)
+                               if p[0] == "document" else "")
                         for p, old, new in shown)
-        also = f"; the SDK changed too ({versions})" if versions else ""
-        return f"profile changed{also}", changes
+    sdk = _sdk_cause(versions, now["versions"])
+    if profile_moved and (sdk_moved or (replayed is None and versions)):
+        return f"profile changed, and {sdk}", changes, sdk_moved
+    if profile_moved:
+        return "profile changed", changes, False
     if stored.get("registry") != now["registry"]:
         return (f"registry changed ({stored.get('registry')} -> {now['registry']}): the "
-                "names are bound to other code", ())
+                "names are bound to other code", (), False)
+    return sdk, (), False
+
+
+def _sdk_cause(versions: str, now: Mapping[str, str]) -> str:
     if versions:
-        return f"SDK changed: same profile document, {versions}", ()
-    same = ", ".join(f"{k} {v}" for k, v in sorted(now["versions"].items()))
+        return f"SDK changed: same profile document, {versions}"
+    same = ", ".join(f"{k} {v}" for k, v in sorted(now.items()))
     return (f"SDK changed: same profile document and the same versions ({same}); the "
             "installed SDK behaves differently (a patched install, or code the registry "
-            "binds)", ())
+            "binds)")
+
+
+def _input_path(path: PathKey) -> str:
+    """`run_config.model_settings.voice` for the document, `graph.support.instructions`."""
+    return render_path(path[1:]) if path[0] == "document" else render_path(path)
 
 
 def _version_changes(old: Any, new: Mapping[str, str]) -> str:
@@ -319,13 +391,26 @@ def _stale(directory: Path, expected: set[str],
         stored = _read(path)
         combination = _combination(stored)
         if combination is None:
-            found.append(Finding(name, name, "unreadable", "not a snapshot file: remove it, "
-                                 "or keep other files out of the snapshot folder"))
+            if in_scope(_named(name)):  # a narrowed run leaves other agents' files alone
+                found.append(Finding(name, name, "unreadable", "not a snapshot file: remove "
+                                     "it, or keep other files out of the snapshot folder"))
         elif in_scope(combination):
             found.append(Finding(name, combination.label(), "stale", "no profile of the "
                                  "tree makes this combination any more: `snapshot --write` "
                                  "removes it"))
     return found
+
+
+def _named(name: str) -> Combination:
+    """The combination a file's place names (`agent/env.json`, `agent/env/g=o,....json`),
+    as far as it names one: what decides whether a file that cannot be read is in scope."""
+    parts = name.removesuffix(".json").split("/")
+    if len(parts) < 2:
+        return Combination("", None)  # beside the agents' folders: every run's business
+    env = None if parts[1] == "-" else parts[1]
+    facets = tuple(sorted(tuple(p.split("=", 1)) for p in parts[2].split(",") if "=" in p)) \
+        if len(parts) > 2 else ()
+    return Combination(parts[0], env, facets)  # type: ignore[arg-type]
 
 
 def _combination(stored: Any) -> Combination | None:
@@ -337,6 +422,30 @@ def _combination(stored: Any) -> Combination | None:
             or not isinstance(facets, dict):
         return None
     return Combination(agent, env, tuple(sorted((str(g), str(o)) for g, o in facets.items())))
+
+
+def _read_snapshot(path: Path) -> tuple[dict[str, Any] | None, str]:
+    """A stored snapshot, or None and why it cannot be used."""
+    from ._files import NotRegularError, TooLargeError, read_bounded
+    from ._limits import MAX_SNAPSHOT_BYTES
+
+    if not path.is_file():
+        return None, "not a regular file: remove it, then `snapshot --write`"
+    try:
+        data = json.loads(read_bounded(path, MAX_SNAPSHOT_BYTES).data.decode("utf-8"))
+    except TooLargeError:
+        return None, (f"larger than the {MAX_SNAPSHOT_BYTES // (1024 * 1024)} MiB a snapshot "
+                      "may be: remove it, or rewrite it with `snapshot --write`")
+    except NotRegularError:
+        return None, "not a regular file: remove it, then `snapshot --write`"
+    except OSError as exc:
+        return None, f"cannot be read ({exc.strerror or exc})"
+    except (ValueError, UnicodeDecodeError):
+        return None, "not JSON: rewrite it with `snapshot --write`"
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        return None, ("not a snapshot of this version of realtime-profiles: rewrite it with "
+                      "`snapshot --write`")
+    return data, ""
 
 
 def _read(path: Path) -> dict[str, Any] | None:
@@ -362,6 +471,13 @@ def write(directory: Path, taken: Sequence[Taken],
                for t in taken if t.data is None]
     if invalid:
         report.findings.extend(invalid)
+        return report
+    blocked = [Finding(t.name, t.combination.label(), "unreadable",
+                       f"{directory / t.name} is not a file: remove it, then write again")
+               for t in taken if (directory / t.name).exists()
+               and not (directory / t.name).is_file()]
+    if blocked:  # nothing is written while something is in the way
+        report.findings.extend(blocked)
         return report
     for one in taken:
         assert one.data is not None
@@ -401,6 +517,8 @@ def render(report: Report, *, verbose_matches: bool = False) -> Iterable[str]:
             f": {finding.cause}" if finding.cause else "")
         for change in finding.profile_changes:
             yield f"  profile {change.render()}"
+        for change in finding.sdk_changes:
+            yield f"  wire (SDK) {change.render()}"
         for change in finding.wire_changes:
             yield f"  wire {change.render()}"
         for problem in finding.problems:

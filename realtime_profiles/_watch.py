@@ -52,6 +52,7 @@ class Watch(Iterator["Profile | ProfileError"], AsyncIterator["Profile | Profile
         self._changed: Changed | None = None
         self._closed = threading.Event()
         self._lock = threading.Lock()
+        self._look: asyncio.Future[Profile | ProfileError | None] | None = None
         found = self._reload()  # the starting point: changes are counted from here
         if isinstance(found, UsageError):
             raise found  # a name that is not in the tree: the caller's mistake, said now
@@ -139,7 +140,15 @@ class Watch(Iterator["Profile | ProfileError"], AsyncIterator["Profile | Profile
 
     async def __anext__(self) -> Profile | ProfileError:
         while not self._closed.is_set():
-            found = await asyncio.to_thread(self.poll)  # stat calls and loads off the loop
+            # stat calls and loads off the loop; a look that a cancelled `__anext__` left
+            # running is awaited again, not lost (its result is the next one handed out)
+            if self._look is not None and self._look.get_loop() is not \
+                    asyncio.get_running_loop():
+                self._look = None  # left by another event loop: look again in this one
+            if self._look is None:
+                self._look = asyncio.ensure_future(asyncio.to_thread(self.poll))
+            found = await asyncio.shield(self._look)
+            self._look = None
             if found is not None:
                 return found
             await asyncio.sleep(self.interval)

@@ -109,7 +109,15 @@ class Bundle:
         from ._watch import Watch
 
         def load() -> tuple[Profile, Callable[[], bool]]:
-            return self.load(agent, env, facets=facets, bucket=bucket), self.reload
+            seen = self._state.identity  # this watch's own: another watch's reload, or the
+            profile = self.load(agent, env, facets=facets, bucket=bucket)  # app's, is no
+            # reason for this one to miss the new version
+
+            def changed() -> bool:
+                self.reload()  # a damaged bundle raises: the watch reports it
+                return bool(self._state.identity != seen)
+
+            return profile, changed
 
         return Watch(load, interval, settle)
 

@@ -825,8 +825,10 @@ def _cmd_snapshot(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     scope = _snapshot.in_scope_of(args.agents or None, args.envs or None,
                                   facet_filter(loader, args.facets))
     directory = Path(args.dir)
+    if directory.exists() and not directory.is_dir():
+        raise UsageError(f"--dir {args.dir!r} is not a directory")
     if args.check:
-        report = _snapshot.check(directory, taken, scope)
+        report = _snapshot.check(directory, taken, scope, _snapshot.replayer(registry))
         summary = report.summary()
     else:
         report = _snapshot.write(directory, taken, scope)
@@ -845,10 +847,12 @@ def _cmd_snapshot(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         print(summary, file=out)
     if args.check:
         return EXIT_OK if report.ok else EXIT_INVALID
-    return EXIT_INVALID if report.count("invalid") else EXIT_OK
+    return EXIT_INVALID if report.count("invalid") or report.count("unreadable") else EXIT_OK
 
 
 def _written(report: Any, directory: Path) -> str:
+    if report.count("unreadable"):
+        return f"nothing written to {directory}: {report.count('unreadable')} in the way"
     if report.count("invalid"):
         return (f"nothing written to {directory}: {report.count('invalid')} profile"
                 f"{'s' * (report.count('invalid') != 1)} do not validate")
@@ -862,7 +866,7 @@ def _write_lines(report: Any) -> Any:
     from . import _snapshot
 
     for finding in report.findings:
-        if finding.status == "invalid":
+        if finding.status in ("invalid", "unreadable"):
             yield from _snapshot.render(type(report)([finding]))
         elif finding.status in ("changed", "missing"):
             yield f"wrote {finding.name} ({finding.label})"
@@ -883,7 +887,8 @@ def _wire_diff(args: argparse.Namespace, loader: Loader, sides: list[tuple[str, 
     plan = plan_update(profiles[0], profiles[1], registry)
     labels = [f"{a}@{e or '-'}" for a, e in sides]
     if args.format == "json":
-        json.dump({"from": labels[0], "to": labels[1], "event": plan.event,
+        json.dump({"from": labels[0], "to": labels[1], "events": list(plan.events),
+                   "event": plan.event,
                    "fields": list(plan.fields), "changed": list(plan.changed),
                    "voice": plan.voice,
                    "problems": [p.as_dict() for p in plan.problems]}, out, indent=2,

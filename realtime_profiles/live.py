@@ -19,8 +19,12 @@ event, following the API's rules (openai's `SessionUpdateEvent`):
 - what only a new session reads (the url, headers, guardrail settings, start messages, the
   agents handed off to) is reported as `live/new-sessions-only`, a warning.
 
-`apply_update` also records the change in the session's base settings, so the full rebuild
-the SDK sends at a later handoff keeps it instead of undoing it. Needs the `sdk` extra.
+`apply_update` also records the change where the SDK rebuilds from: the session's base
+settings (so the full rebuild it sends at a later handoff keeps a live turn-detection change
+instead of undoing it) and the running agent object (its instructions, prompt, tools and
+handoffs: a tool added live can be called, and a hand-back keeps the new instructions). That
+agent object is changed in place: give each session its own agents (`profile.runner(
+registry)` per call builds them) if other sessions must not see it. Needs the `sdk` extra.
 
     watch = loader.watch("support", "prod")
     await follow(session, watch, current=profile, registry=registry)   # until cancelled
@@ -28,9 +32,10 @@ the SDK sends at a later handoff keeps it instead of undoing it. Needs the `sdk`
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
-from collections.abc import AsyncIterable, Callable, Mapping
+from collections.abc import AsyncIterable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
@@ -75,11 +80,18 @@ SESSION_SOURCES: Final[tuple[PathKey, ...]] = (
     ("run_config", "model_settings"), ("model_config", "initial_model_settings"),
     ("agent", "instructions"), ("agent", "prompt"), ("agent", "tools"),
     ("agent", "handoffs"), ("agent", "mcp_servers"), ("agent", "mcp_config"),
-    ("agent", "name"),
 )
 MODEL_SETTINGS: Final[tuple[PathKey, ...]] = SESSION_SOURCES[:2]
 # Model-settings keys the session's base settings hold for later rebuilds (not the agent's).
 _AGENT_SETTINGS: Final = ("instructions", "tools", "handoffs", "prompt")
+# The running agent's attributes a live update carries over from the new profile's agent.
+AGENT_ATTRIBUTES: Final = ("instructions", "prompt", "tools", "handoffs", "mcp_servers",
+                           "mcp_config")
+# Objects an update may leave keys in (it merges into them): cleared with null first.
+NULLABLE: Final[tuple[PathKey, ...]] = (
+    ("audio", "input", "turn_detection"), ("audio", "input", "noise_reduction"),
+    ("audio", "input", "transcription"),
+)
 
 
 @dataclass(frozen=True)
@@ -100,6 +112,20 @@ class UpdatePlan:
     problems: tuple[Problem, ...] = ()
     voice: bool = False
     settings: Mapping[str, Any] = field(default_factory=dict)
+    clearing: dict[str, Any] | None = None
+    """Sent before `event` when a nested object lost keys: the API merges an update into such
+    an object, so it is set to null first and then written whole."""
+    source: Any = field(default=None, repr=False, compare=False)
+    """The new profile's starting agent (when the event carries agent-owned fields), whose
+    attributes the running agent takes (`AGENT_ATTRIBUTES`)."""
+    bound: bool = False
+    """Whether names were bound by the caller's registry (not stand-ins): a plan that changes
+    tools can only be applied then, or the session would offer tools it cannot run."""
+
+    @property
+    def events(self) -> tuple[dict[str, Any], ...]:
+        """Every event `apply_update` sends, in order."""
+        return tuple(e for e in (self.clearing, self.event) if e is not None)
 
     @property
     def refusals(self) -> tuple[Problem, ...]:
@@ -112,8 +138,8 @@ class UpdatePlan:
 
     def render(self) -> str:
         """The event (JSON) and one line per problem, as `diff --wire` prints them."""
-        lines = [json.dumps(self.event, indent=2, ensure_ascii=False) if self.event
-                 else "(no session.update: the running session already matches)"]
+        lines = [json.dumps(e, indent=2, ensure_ascii=False) for e in self.events] or [
+            "(no session.update: the running session already matches)"]
         lines += [p.render() for p in self.problems]
         return "\n".join(lines)
 
@@ -121,11 +147,12 @@ class UpdatePlan:
 async def aplan_update(current: Profile, new: Profile,
                        registry: Registry | None = None) -> UpdatePlan:
     """`plan_update` inside a running event loop (MCP servers of a real registry need it)."""
-    old_session, old_tracing, _ = await _session(current, registry)
-    new_session, new_tracing, agent = await _session(new, registry)
+    old_session, old_tracing, running = await _session(current, registry)
+    new_session, new_tracing, source = await _session(new, registry)
     problems: list[Problem] = []
     locate = _locator(new)
     update: dict[str, Any] = {}
+    clearing: dict[str, Any] = {}
     fields: list[str] = []
     for path, old, now in _field_changes(old_session, new_session):
         name, value = render_path(path), now
@@ -143,20 +170,19 @@ async def aplan_update(current: Profile, new: Profile,
                                          "set it explicitly, or start a new session"))
                 continue
             value = CLEARING[path]
+        elif isinstance(old, dict) and isinstance(value, dict) and set(old) - set(value):
+            problems.extend(_lost_keys(path, old, value, clearing, locate))
         _put(update, path, value)
         fields.append(name)
-    if _without_stamps(old_tracing) != _without_stamps(new_tracing):
+    tracing_refused = _without_stamps(old_tracing) != _without_stamps(new_tracing)
+    if tracing_refused:
         problems.append(_problem(locate, _tracing_path(new), "live/tracing",
-                                 "tracing cannot change once a session has enabled it",
-                                 "the new tracing applies to new sessions"))
+                                 "tracing is set once, when a session starts: a running "
+                                 "session keeps its tracing", "the new tracing applies to "
+                                 "new sessions"))
     changed = [(p, v) for p, _, v in leaf_diff(current.document(), new.document())
                if not _is_stamp(p)]
-    for path, value in changed:
-        if not any(path[:len(s)] == s for s in SESSION_SOURCES):
-            problems.append(_problem(locate if value is not MISSING else _nowhere, path,
-                                     "live/new-sessions-only", "read when a session starts: "
-                                     "the running session keeps the old value",
-                                     "it applies to new sessions", severity="warning"))
+    problems.extend(_session_only(changed, locate, tracing_refused))
     problems.extend(_graph_changes(current, new))
     voice = "audio.output.voice" in fields
     if voice:
@@ -164,13 +190,54 @@ async def aplan_update(current: Profile, new: Profile,
                                  "the voice can change only until the model has produced "
                                  "audio in this session (apply_update refuses it after)", None,
                                  severity="warning"))
-    event = None
+    event = clear_event = None
     if update:
         event = {"type": "session.update", "session": {"type": "realtime", **update}}
         _validate(event)
-    return UpdatePlan(agent, event, tuple(fields),
+    if clearing:
+        clear_event = {"type": "session.update", "session": {"type": "realtime", **clearing}}
+        _validate(clear_event)
+    renamed = str(running.name) != str(source.name)
+    carries = renamed or any(name in fields for name in AGENT_FIELDS)
+    return UpdatePlan(str(running.name), event, tuple(fields),
                       tuple(render_path(p) for p, _ in changed), sorted_problems(problems),
-                      voice, _settings_changes(current, new, registry))
+                      voice, _settings_changes(current, new, registry), clear_event,
+                      source if carries else None, registry is not None)
+
+
+def _session_only(changed: list[tuple[PathKey, Any]], locate: Locate,
+                  tracing_refused: bool) -> Iterator[Problem]:
+    """Warnings for what changed that a running session never reads again."""
+    for path, value in changed:
+        if any(path[:len(s)] == s for s in SESSION_SOURCES):
+            continue
+        if tracing_refused and path == ("run_config", "tracing_disabled"):
+            continue  # said by the tracing refusal
+        if path == ("agent", "name"):
+            yield _problem(locate, path, "live/renamed", "the running agent takes the new "
+                           "name, but the agents that hand off to it keep its old handoff "
+                           "tool name in this session", "the new tool name applies to new "
+                           "sessions", severity="warning")
+            continue
+        yield _problem(locate if value is not MISSING else _nowhere, path,
+                       "live/new-sessions-only", "read when a session starts: the running "
+                       "session keeps the old value", "it applies to new sessions",
+                       severity="warning")
+
+
+def _lost_keys(path: PathKey, old: dict[str, Any], new: dict[str, Any],
+               clearing: dict[str, Any], locate: Locate) -> list[Problem]:
+    """A nested object the new profile writes with fewer keys: the API merges an update into
+    it (`noise_reduction.strength`: "omitting strength preserves the current strength"), so
+    the keys would stay. A nullable one is cleared first (`clearing`); another is reported."""
+    lost = ", ".join(sorted(set(old) - set(new)))
+    if path in NULLABLE:
+        _put(clearing, path, None)
+        return []
+    return [_problem(locate, (), "live/kept-keys", f"session field {render_path(path)} no "
+                     f"longer has {lost}, but the API merges an update into it: the running "
+                     "session may keep them", "start a new session if they must go",
+                     severity="warning")]
 
 
 def plan_update(current: Profile, new: Profile,
@@ -184,19 +251,25 @@ def plan_update(current: Profile, new: Profile,
 async def apply_update(session: RealtimeSession, plan: UpdatePlan, *,
                        partial: bool = False) -> dict[str, Any] | None:
     """Send `plan`'s event to a running session as a raw client event (only its fields go
-    out) and keep the change for the SDK's later rebuilds; return the event sent, or None.
+    out) and keep the change where the SDK rebuilds from (see the module docstring); return
+    the event sent, or None.
 
-    Raises `LiveUpdateError`, sending nothing, when the plan has refusals, when it changes
-    the voice after the model has produced audio, or when the session has handed off to
-    another agent than the plan's and the plan carries instructions or tools; with
-    `partial=True` it sends what can be sent instead and logs the rest."""
+    Raises `LiveUpdateError`, changing nothing, when the plan has refusals, when it changes
+    the voice after the model has produced audio, when it changes tools but was planned with
+    stand-ins, or when the session has handed off to another agent than the plan's and the
+    plan carries instructions, prompt or tools; with `partial=True` it sends what can be
+    sent instead and logs the rest."""
     from agents.realtime.model_inputs import RealtimeModelSendRawMessage
 
+    running = getattr(session, "_current_agent", None)
+    own = running is not None and running.name == plan.agent  # not handed off since
     if plan.event is None:
         if plan.refusals and not partial:
             raise LiveUpdateError("cannot update the running session", plan.refusals)
+        if own:
+            _carry(session, running, plan)  # a rename
         return None
-    session_fields = dict(plan.event["session"])
+    session_fields = copy.deepcopy(plan.event["session"])
     refused = list(plan.refusals)
     if plan.voice and _audio_produced(session):
         refused.append(Problem(("audio", "output", "voice"), "live/voice-after-audio",
@@ -204,9 +277,15 @@ async def apply_update(session: RealtimeSession, plan: UpdatePlan, *,
                                "longer accepts a voice change", None,
                                "the new voice applies to new sessions"))
         _drop(session_fields, ("audio", "output", "voice"))
-    current = getattr(getattr(session, "_current_agent", None), "name", plan.agent)
+    if "tools" in session_fields and not plan.bound:
+        refused.append(Problem(("agent", "tools"), "live/tools-unbound", "the plan changes the "
+                               "session's tools, but was made with stand-ins for the names: "
+                               "the running agent could not run them", None,
+                               "plan with your registry: plan_update(current, new, registry)"))
+        session_fields.pop("tools")
     carried = [name for name in AGENT_FIELDS if name in session_fields]
-    if current != plan.agent and carried:
+    if not own and carried:
+        current = getattr(running, "name", None)
         refused.append(Problem((), "live/agent-changed",
                                f"the session has handed off to {current!r}: the "
                                f"{', '.join(carried)} of {plan.agent!r} are not its own", None,
@@ -221,9 +300,13 @@ async def apply_update(session: RealtimeSession, plan: UpdatePlan, *,
     if set(session_fields) == {"type"}:
         return None
     event = {"type": "session.update", "session": session_fields}
-    await session.model.send_event(RealtimeModelSendRawMessage(
-        message={"type": "session.update", "other_data": {"session": session_fields}}))
+    clearing = _clearing_for(plan.clearing, session_fields)
+    for fields in ([clearing] if clearing else []) + [session_fields]:
+        await session.model.send_event(RealtimeModelSendRawMessage(
+            message={"type": "session.update", "other_data": {"session": fields}}))
     _remember(session, plan, voice_sent=_has(session_fields, ("audio", "output", "voice")))
+    if own:
+        _carry(session, running, plan, tools="tools" in session_fields)
     return event
 
 
@@ -240,11 +323,14 @@ async def follow(session: RealtimeSession,
         if isinstance(item, ProfileError):
             say(item)
             continue
-        plan = await aplan_update(current, item, registry)
         try:
+            plan = await aplan_update(current, item, registry)
             await apply_update(session, plan)
-        except LiveUpdateError as exc:
+        except ProfileError as exc:  # refused, or a name the registry cannot bind
             say(exc)
+            continue
+        except Exception:  # one bad update must not end the following: logged whole
+            LOG.exception("live update failed; the session keeps its configuration")
             continue
         current = item
 
@@ -252,9 +338,9 @@ async def follow(session: RealtimeSession,
 # -- the session as the SDK builds it --------------------------------------------------------
 
 async def _session(profile: Profile,
-                   registry: Registry | None) -> tuple[dict[str, Any], Any, str]:
+                   registry: Registry | None) -> tuple[dict[str, Any], Any, Any]:
     """The session configuration the SDK builds for `profile` (its first `session.update`),
-    the tracing it would send, and the starting agent's name."""
+    the tracing it would send, and the starting agent."""
     from agents.realtime.openai_realtime import OpenAIRealtimeSIPModel
 
     bound_registry = registry_for(profile, registry)
@@ -264,7 +350,7 @@ async def _session(profile: Profile,
     payload = await OpenAIRealtimeSIPModel.build_initial_session_payload(
         agent, run_config=bound.run_config, model_config=model_config)  # type: ignore[arg-type]
     session: dict[str, Any] = payload.model_dump(mode="json", exclude_unset=True)
-    return session, _tracing(profile), str(agent.name)
+    return session, _tracing(profile), agent
 
 
 def _tracing(profile: Profile) -> Any:
@@ -320,6 +406,35 @@ def _drop(tree: dict[str, Any], path: PathKey) -> None:
 
 def _has(tree: Mapping[str, Any], path: PathKey) -> bool:
     return get(tree, path) is not MISSING
+
+
+def _clearing_for(clearing: dict[str, Any] | None,
+                  session_fields: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The clearing event's session, for the fields still sent."""
+    if clearing is None:
+        return None
+    kept = {"type": "realtime"}
+    for path in NULLABLE:
+        if get(clearing["session"], path) is not MISSING and _has(session_fields, path):
+            _put(kept, path, None)
+    return kept if len(kept) > 1 else None
+
+
+def _carry(session: RealtimeSession, running: Any, plan: UpdatePlan, *,
+           tools: bool = False) -> None:
+    """The running agent takes the new profile's agent: its name, instructions and prompt,
+    and (when the event changed the tools, planned with the caller's registry) its tools,
+    handoffs and MCP servers, so the SDK's own rebuilds (a hand-back to it, `update_agent`)
+    and its tool dispatch follow the update. The session's cached dispatch table is dropped
+    so the SDK builds it again from the agent."""
+    if plan.source is None or running is None:
+        return
+    names = ("name", *AGENT_ATTRIBUTES) if tools and plan.bound else \
+        ("name", "instructions", "prompt")
+    for name in names:
+        setattr(running, name, getattr(plan.source, name))
+    if tools and hasattr(session, "_current_dispatch_snapshot"):
+        session._current_dispatch_snapshot = None  # private; pinned by tests/test_live.py
 
 
 def _pruned(node: dict[str, Any]) -> dict[str, Any]:
@@ -392,6 +507,11 @@ def _tracing_path(profile: Profile) -> PathKey:
 
 
 def _voice_path(profile: Profile) -> PathKey:
+    document = profile.document()
+    for section in reversed(MODEL_SETTINGS):
+        nested = (*section, "audio", "output", "voice")
+        if get(document, nested) is not MISSING:
+            return nested
     return _first_set(profile, "voice")
 
 
@@ -438,13 +558,28 @@ def _remember(session: RealtimeSession, plan: UpdatePlan, *, voice_sent: bool) -
         LOG.warning("live update: this SDK's session keeps no base settings; a later handoff "
                     "may send the profile's old values")
         return
-    for key, value in plan.settings.items():
+    for key, planned in plan.settings.items():
         if key == "voice" and not voice_sent:
             continue
-        if value is MISSING:
+        value = _keep_voice(planned, base.get("audio")) \
+            if key == "audio" and not voice_sent and isinstance(planned, dict) else planned
+        if value is MISSING:  # the refused voice stays out of nested audio settings too
             base.pop(key, None)
         else:
             base[key] = value
+
+
+def _keep_voice(audio: dict[str, Any], before: Any) -> dict[str, Any]:
+    """`audio` (the SDK's nested settings form) with the voice it had `before`."""
+    kept = copy.deepcopy(audio)
+    output = kept.get("output")
+    old_voice = get(before, ("output", "voice")) if isinstance(before, dict) else MISSING
+    if isinstance(output, dict):
+        if old_voice is MISSING:
+            output.pop("voice", None)
+        else:
+            output["voice"] = old_voice
+    return kept
 
 
 def _audio_produced(session: RealtimeSession) -> bool:
@@ -452,8 +587,10 @@ def _audio_produced(session: RealtimeSession) -> bool:
     state per audio item until the connection closes; private, pinned by a test). When the
     tracker cannot be read, audio is assumed: a voice change is then refused, never sent
     to be rejected by the server."""
-    tracker = getattr(session.model, "_audio_state_tracker", None)
+    model = session.model
+    tracker = getattr(model, "_audio_state_tracker", None)
     states = getattr(tracker, "_states", None)
     if states is None:
         return True
-    return bool(states)
+    # audio of a response the client interrupted is skipped by the tracker; it still counts
+    return bool(states) or bool(getattr(model, "_interrupted_audio_response_ids", ()))

@@ -82,10 +82,15 @@ def registry_for(profile: Profile, registry: Registry | None) -> Registry:
 
 async def capture_wire(profile: Profile, registry: Registry | None = None) -> Wire:
     """The frames a session starting with `profile` sends, through the installed SDK."""
-    from .offline import capture_session
+    from .offline import OFFLINE_API_KEY, capture_session
 
-    capture = await capture_session(profile, registry=registry_for(profile, registry))
-    return Wire(capture.url or "", scrub(capture.frames, secret_values(profile)))
+    def offline_key() -> str:  # an app's key provider is never called for a look at the wire
+        return OFFLINE_API_KEY
+
+    capture = await capture_session(profile, registry=registry_for(profile, registry),
+                                    api_key=offline_key)
+    secrets = secret_values(profile)
+    return Wire(scrub(capture.url or "", secrets), scrub(capture.frames, secrets))
 
 
 def session_wire(profile: Profile, registry: Registry | None = None) -> Wire:

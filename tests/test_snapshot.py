@@ -100,7 +100,9 @@ def test_write_then_check_is_clean_and_deterministic(tree: Tree,
     assert run("snapshot", "--write")[0] == 0
     assert {p: p.read_bytes() for p in files} == before
     data = json.loads(files[0].read_text())
-    assert set(data) == {"format", "profile", "versions", "registry", "document", "wire"}
+    assert set(data) == {"format", "profile", "versions", "registry", "document", "graph",
+                         "wire"}
+    assert data["graph"] == {}  # desk hands off to no one
     assert data["profile"] == {"agent": "desk", "env": "dev", "facets": {"line": "phone"},
                                "fingerprint": data["profile"]["fingerprint"]}
     assert set(data["versions"]) == {"openai-agents", "openai"}
@@ -247,3 +249,64 @@ def test_a_new_agent_keeps_check_green_after_write(tree: Tree) -> None:
     assert run("snapshot", "--check")[0] == 1
     assert run("snapshot", "--write")[0] == 0
     assert run("snapshot", "--check")[0] == 0
+
+
+def test_a_change_in_an_agent_handed_off_to_is_a_profile_change(tree: Tree) -> None:
+    root = written(tree)
+    lobby = json.loads(Path("snapshots/lobby/dev/line=web.json").read_text())
+    assert lobby["graph"]["desk"]["instructions"] == "Answer briefly."
+    desk = root / "agents" / "desk.yaml"
+    desk.write_text(desk.read_text().replace("instructions: Answer briefly.",
+                                             "instructions: Answer briefly.\n"
+                                             "  handoff_description: The desk."))
+    code, out, _ = run("snapshot", "--check", "lobby")
+    assert code == 1
+    assert ("lobby/dev/line=web.json: lobby@dev[line=web]: changed: profile changed\n"
+            '  profile graph.desk.handoff_description: (absent) -> "The desk."') in out
+    assert "SDK changed" not in out
+
+
+def test_both_causes_are_told_apart(tree: Tree, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The stored document sent through the installed SDK again: what moved then is the
+    SDK's part; the rest is the profile's."""
+    root = written(tree)
+    monkeypatch.setitem(openai_realtime.DEFAULT_MODEL_SETTINGS, "voice", "marin")
+    desk = root / "agents" / "desk.yaml"
+    desk.write_text(desk.read_text().replace("Answer briefly.", "Answer at length."))
+    code, out, _ = run("snapshot", "--check", "desk", "--env", "dev", "--facet", "line=web")
+    assert code == 1
+    lines = out.splitlines()
+    assert lines[0] == ("desk/dev/line=web.json: desk@dev[line=web]: changed: profile changed, "
+                        "and SDK changed: same profile document and the same versions "
+                        f"(openai {lines[0].split('(openai ')[1]}")
+    assert '  profile agent.instructions: "Answer briefly." -> "Answer at length."' in out
+    assert ('  wire (SDK) frames[0] session.update: session.audio.output.voice: "ash" -> '
+            '"marin"') in out
+    assert ('  wire frames[0] session.update: session.instructions: "Answer briefly." -> '
+            '"Answer at length."') in out
+    assert 'wire frames[0] session.update: session.audio.output.voice' not in out
+
+
+def test_a_narrowed_check_leaves_unreadable_files_of_other_agents_alone(tree: Tree) -> None:
+    written(tree)
+    Path("snapshots/lobby/notes.json").write_text("{broken")
+    assert run("snapshot", "--check", "desk")[0] == 0
+    code, out, _ = run("snapshot", "--check")
+    assert code == 1 and "lobby/notes.json: lobby/notes.json: unreadable" in out
+
+
+def test_what_is_in_the_way_of_a_snapshot_is_named(tree: Tree) -> None:
+    written(tree)
+    target = Path("snapshots/desk/dev/line=web.json")
+    target.unlink()
+    target.mkdir()
+    code, out, _ = run("snapshot", "--check")
+    assert code == 1
+    assert "desk/dev/line=web.json: desk@dev[line=web]: unreadable: not a regular file" in out
+    code, out, err = run("snapshot", "--write")
+    assert code == 1
+    assert "snapshots/desk/dev/line=web.json is not a file: remove it" in out + err
+    assert ".tmp" not in out + err
+    Path("elsewhere").write_text("")
+    code, _, err = run("snapshot", "--check", "--dir", "elsewhere")
+    assert code == 2 and "--dir 'elsewhere' is not a directory" in err
