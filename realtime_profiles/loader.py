@@ -185,18 +185,25 @@ class Loader:
         """Agents, environments and facet groups (rescanned when a folder changes). A root
         mounted the way kubelet mounts a ConfigMap is read through its `..data` link, so a
         load sees one version of every file, never a mix across kubelet's swap."""
-        data = self._data_root()
-        cached = self._tree
-        if cached is not None:
-            dirs, key, tree = cached
-            if tree.root == data and key[0] is not None \
-                    and tuple(stat_key(p) for p in dirs) == key:
-                return tree
-        dirs = watched_dirs(data)
-        key = tuple(stat_key(p) for p in dirs)
-        tree = scan(data)
-        self._tree = (dirs, key, tree)
-        return tree
+        for _ in range(8):
+            data = self._data_root()
+            cached = self._tree
+            if cached is not None:
+                dirs, key, tree = cached
+                if tree.root == data and key[0] is not None \
+                        and tuple(stat_key(p) for p in dirs) == key:
+                    return tree
+            dirs = watched_dirs(data)
+            key = tuple(stat_key(p) for p in dirs)
+            try:
+                tree = scan(data)
+            except UsageError:
+                if data != self._root and self._data_root() != data:
+                    continue  # kubelet swapped versions under the scan: read the new one
+                raise
+            self._tree = (dirs, key, tree)
+            return tree
+        return scan(self._data_root())
 
     def _data_root(self) -> Path:
         """The root, or the folder its `..data` link points to (inside the root)."""
