@@ -10,8 +10,9 @@ a profile whose interpolations are all simple never loads the ANTLR runtime.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Final
 
 NodeCallback = Callable[[Any, Any], Any]
 ResolverCallback = Callable[[str, tuple[Any, ...], tuple[str, ...]], Any]
@@ -24,6 +25,16 @@ PINNED: tuple[tuple[str, str], ...] = (
     ("omegaconf._missing", "_has_missing_spelling"),
     ("omegaconf._utils", "_get_value"),
 )
+
+
+_EMPTY_LAST_ARG: Final = re.compile(r",\s*\}")
+
+
+def fill_empty_args(text: str) -> str:
+    """`${oc.env:X,}` as `${oc.env:X,''}`: OmegaConf reads a missing last argument as '' and
+    says so with a UserWarning on stderr, unlocated; writing the '' gives the same value
+    quietly."""
+    return _EMPTY_LAST_ARG.sub(",''}", text) if ",}" in text else text
 
 
 def parse(text: str) -> Any:
