@@ -21,7 +21,7 @@ if TYPE_CHECKING:  # jsonschema is imported when a document is not certainly val
 
 from . import _secrets
 from ._fastschema import compile_check
-from ._paths import PathKey, Pattern, json_kind, select, under
+from ._paths import PathKey, Pattern, json_kind, select
 from .errors import Mark, Problem, Severity, did_you_mean, mean
 
 
@@ -84,25 +84,32 @@ class DocumentValidator:
         return bool(self._validator.is_valid(document))
 
     def problems(self, document: Mapping[str, Any], locate: Locate, strict: bool = False,
-                 failed: frozenset[PathKey] = frozenset()) -> list[Problem]:
+                 failed: frozenset[PathKey] = frozenset(),
+                 hides: Callable[[PathKey], bool] | None = None) -> list[Problem]:
         """Every schema error and open-enum warning in `document`. `failed` are the paths
         whose values failed to resolve (already reported): what only follows from them is
-        not reported again."""
+        not reported again. `hides` says which values are masked (secrets and what is
+        derived from them): a message never shows them."""
         found: list[Problem] = []
+        shown = hides or _nothing_hidden
         if self._certainly_valid is None or not self._certainly_valid(document):
-            context = _Context(locate, _secrets.masked_paths(document), self.index, failed)
+            prefixes = frozenset(f[:cut] for f in failed for cut in range(len(f)))
+            context = _Context(locate, _secrets.masked_paths(document), self.index, failed,
+                               prefixes, shown)
             for error in self._validator.iter_errors(document):
                 found.extend(context.convert(error))
         warning: Severity = "error" if strict else "warning"
-        found.extend(self._open_enum_problems(document, locate, warning))
+        found.extend(self._open_enum_problems(document, locate, warning, shown))
         return found
 
     def _open_enum_problems(self, document: Mapping[str, Any], locate: Locate,
-                            severity: Severity) -> Iterator[Problem]:
+                            severity: Severity,
+                            hides: Callable[[PathKey], bool]) -> Iterator[Problem]:
         for pattern, known in self.index.known_values:
             for path, value in select(document, pattern):
                 if isinstance(value, str) and value and value not in known \
-                        and _secrets.MASK not in value:  # '' is an error already (minLength)
+                        and _secrets.MASK not in value and not hides(path):
+                    # '' is an error already (minLength); a masked value is not echoed
                     mark, via = locate(path)
                     yield Problem(path, "unknown-value", f"{value!r} is not a known value "
                                   f"(known: {', '.join(known)}); it is sent as written", mark,
@@ -183,17 +190,25 @@ def _got(value: Any, secret: bool) -> str:
     return f"{json_kind(value)} {_describe(value, secret)}"
 
 
+def _nothing_hidden(path: PathKey) -> bool:
+    return False
+
+
 class _Context(NamedTuple):
     """What every converter needs: where paths were set, what must stay masked, the schema's
-    index, and the paths whose values failed to resolve."""
+    index, and the paths whose values failed to resolve (and their parents, indexed: one
+    set lookup per level of an error's path, however many values failed)."""
 
     locate: Locate
     secrets: set[PathKey]
     schema_index: SchemaIndex
     failed: frozenset[PathKey]
+    failed_parents: frozenset[PathKey]
+    hides: Callable[[PathKey], bool]
 
     def secret(self, path: PathKey) -> bool:
-        return _secrets.within_secret(path, self.secrets)
+        return self.hides(path) or any(path[:cut] in self.secrets
+                                       for cut in range(len(path), 0, -1))
 
     def at(self, error: ValidationError, path: PathKey, code: str, message: str,
            suggestion: str | None = None) -> Problem:
@@ -219,15 +234,12 @@ class _Context(NamedTuple):
         if not self.failed:
             return False
         path = _path(error)
-        for failed in self.failed:
-            if under(path, failed):
-                return True
-            if len(path) < len(failed) and under(failed, path) and (
-                    error.validator == "uniqueItems"
-                    or (error.validator in ("type", "anyOf", "oneOf")
-                        and isinstance(error.instance, dict | list))):
-                return True
-        return False
+        if any(path[:cut] in self.failed for cut in range(len(path), 0, -1)):
+            return True
+        return path in self.failed_parents and (
+            error.validator == "uniqueItems"
+            or (error.validator in ("type", "anyOf", "oneOf")
+                and isinstance(error.instance, dict | list)))
 
 
 Converter = Callable[["ValidationError", _Context], Iterator[Problem]]
