@@ -30,7 +30,7 @@ from ._paths import (
     set_at,
 )
 from ._provenance import Provenance, Write, WriteOp
-from .errors import Mark, Problem, did_you_mean, mean
+from .errors import Mark, Problem, Suggestions, mean
 
 
 class _Refinement(NamedTuple):
@@ -67,9 +67,15 @@ class Folder:
     """One fold: layers in (lowest first), a raw tree (interpolations unresolved) and problems
     out. With a `Provenance`, every write is recorded as well."""
 
-    def __init__(self, provenance: Provenance | None = None) -> None:
+    def __init__(self, provenance: Provenance | None = None,
+                 suggest: Suggestions | None = None) -> None:
         self.prov = provenance
+        self.suggest = suggest if suggest is not None else Suggestions()
         self.problems: list[Problem] = []
+        # (target, destination) of every preset copied into place: the secret rules follow
+        # a secret back to the preset it was copied from.
+        self.copies: list[tuple[PathKey, PathKey]] = []
+        self._too_deep = False  # the preset depth limit is one mistake: reported once
         # Values copied into presets so far: refining N references to an M-value preset
         # copies N*M values, so the total is capped like a layer's alias expansion.
         self.copied = 0
@@ -206,8 +212,10 @@ class Folder:
     def _materialize(self, tree: dict[str, Any], preset: Preset, path: PathKey,
                      stack: tuple[PathKey, ...]) -> Any:
         if len(stack) > MAX_DEPTH:
-            self.problems.append(Problem(path, "limit", "presets refer to presets more "
-                                         f"than {MAX_DEPTH} levels deep"))
+            if not self._too_deep:
+                self._too_deep = True
+                self.problems.append(Problem(path, "limit", "presets refer to presets more "
+                                             f"than {MAX_DEPTH} levels deep"))
             return None
         resolved = self._follow(tree, preset.target, (*stack, path))
         if resolved is None:
@@ -217,6 +225,7 @@ class Folder:
             if not self._charge(base, path):
                 return None
             base = copy.deepcopy(base)
+            self.copies.append((target_path, path))
             if self.prov is not None:
                 # History reads: writes up to the reference, the preset's own, then refinements.
                 chain = self.prov.writes.get(path, [])
@@ -264,8 +273,8 @@ class Folder:
                 self.problems.append(Problem(
                     stack[-1], "reference-missing",
                     f"reference ${{{render_path(target)}}} points to nothing", None,
-                    did_you_mean_path(tree, target) or "define it (in vars, say) or fix the "
-                    "reference"))
+                    did_you_mean_path(tree, target, self.suggest) or "define it (in vars, "
+                    "say) or fix the reference"))
                 return None
             nxt = ref_target(value)
             if nxt is None:
@@ -349,8 +358,8 @@ class Folder:
                        f"replace it whole: ++{render_path(path)}=...")
 
     def _missing(self, edit: Edit, path: PathKey, parent: Any) -> Problem:
-        keys = list(parent) if isinstance(parent, dict) else []
-        hint = mean(did_you_mean(str(path[-1]), keys)) if keys else None
+        hint = mean(self.suggest.closest(str(path[-1]), parent)) \
+            if isinstance(parent, dict) and parent else None
         if edit.kind == "set":
             hint = hint or f"to add it, write +{edit.display}=... (or ++ to add or replace)"
         return Problem(path, "override-missing", "is not set in this profile", edit.mark, hint)
@@ -385,10 +394,10 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def did_you_mean_path(tree: Any, target: PathKey) -> str | None:
+def did_you_mean_path(tree: Any, target: PathKey, suggest: Suggestions) -> str | None:
     """`did you mean 'vars.turn_detection.calm'?` for a reference to a misspelled key."""
     parent = get(tree, target[:-1]) if len(target) > 1 else tree
     if not isinstance(parent, dict):
         return None
-    close = did_you_mean(str(target[-1]), [str(k) for k in parent])
+    close = suggest.closest(str(target[-1]), (str(k) for k in parent))
     return mean(render_path((*target[:-1], close))) if close is not None else None

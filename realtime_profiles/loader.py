@@ -40,7 +40,7 @@ from .errors import (
     mean,
     summarize,
 )
-from .profile import CheckResult, Explanation, Profile, copy_json
+from .profile import ABSENT, CheckResult, Difference, Explanation, Profile, copy_json
 
 
 class Loader:
@@ -124,7 +124,7 @@ class Loader:
         comp = self._compose(request, lenient=False)
         problems = finish(comp, self.validator, self._checks, strict)
         errors = [p for p in problems if p.severity == "error"]
-        raise_for_overrides(errors, comp.layers)
+        raise_for_overrides(errors, comp)
         if comp.missing_secrets and all(p.code == "secret-unavailable" for p in errors):
             names = ", ".join(sorted(set(comp.missing_secrets.values())))
             raise SecretUnavailableError(
@@ -151,7 +151,7 @@ class Loader:
             return cached.fresh()  # type: ignore[no-any-return]
         comp = self._compose(request, lenient=True)
         problems = finish(comp, self.validator, self._checks, strict)
-        raise_for_overrides(problems, comp.layers)
+        raise_for_overrides(problems, comp)
         errors = [p for p in problems if p.severity == "error"]
         profile = None if errors else self._profile(comp, request, problems)
         result = CheckResult(agent, env, tuple(problems), profile)
@@ -168,24 +168,25 @@ class Loader:
         """`explain` for a path tuple: keys with dots or spaces in them (tracing metadata,
         header names) need no quoting."""
         comp = self._compose(Request(agent, env, tuple(overrides)), lenient=True)
-        value = get(comp.document, path)
-        if value is MISSING and get(comp.raw, path) is MISSING:
-            parent = get(comp.document, path[:-1]) if len(path) > 1 else comp.document
-            hint = mean(did_you_mean(str(path[-1]), list(parent))) \
-                if isinstance(parent, dict) else None
-            raise UsageError(f"{render_path(path)} is not set in {agent}@{env or '-'}"
-                             + (f" ({hint})" if hint else ""))
-        if value is MISSING:
-            value = get(comp.raw, path)
-        writes = comp.provenance().writes_for(path)
-        hidden = (*comp.secrets, *_secrets.SECRET_MAPPINGS)
-        secret = any(under(path, s) for s in hidden)
-        if secret:  # the real value never leaves through the API either (docs/security.md)
-            value = _secrets.MASK
-            writes = [replace(w, value=_secrets.MASK) for w in writes]
-        else:  # `explain model_config`: the secrets inside are *** too
-            value = _secrets.mask_below(value, path, hidden, copy_json)
-        return Explanation(render_path(path), value, tuple(writes), secret)
+        return _explain(comp, path, f"{agent}@{env or '-'}")
+
+    def diff(self, left: tuple[str, str | None], right: tuple[str, str | None],
+             overrides: Iterable[str] = ()) -> list[Difference]:
+        """Leaf-level differences between two profiles (agent, env), each composed once:
+        values as they may be shown (a masked value is `***`, and differs when the real
+        values or the references they come from differ) with the write that set each."""
+        sides = []
+        for agent, env in (left, right):
+            request = Request(agent, env, tuple(overrides))
+            comp = self._compose(request, lenient=True)
+            problems = finish(comp, self.validator, self._checks, False)
+            raise_for_overrides(problems, comp)
+            errors = [p for p in problems if p.severity == "error"]
+            if errors:
+                raise UsageError(f"{agent}@{env or '-'} does not validate; fix it before "
+                                 "diffing", errors)
+            sides.append(comp)
+        return _differences(sides[0], sides[1])
 
     # -- the source context (`_sources.Context`) -------------------------------------------
     def read_layer(self, source: Source, path: Path) -> tuple[Layer, StatKey | None]:
@@ -227,6 +228,7 @@ class Loader:
             warnings=tuple(p for p in problems if p.severity == "warning"),
             _secrets=comp.secrets,
             _unset=dict(comp.unset),
+            _derived=comp.hidden_in_document(),
             _explainer=lambda key: self.explain(agent, env, key, overrides),
         )
 
@@ -247,6 +249,83 @@ class Loader:
             self._profiles.move_to_end(key)
             while len(self._profiles) > PROFILE_CACHE_SIZE:
                 self._profiles.popitem(last=False)
+
+
+def _explain(comp: Composition, path: PathKey, label: str) -> Explanation:
+    """Where the value at `path` came from, masked wherever it must be (a secret, a mapping of
+    secrets, a value derived from what a secret reads, an override that wrote one)."""
+    value = get(comp.document, path)
+    if value is MISSING and get(comp.raw, path) is MISSING:
+        parent = get(comp.document, path[:-1]) if len(path) > 1 else comp.document
+        hint = mean(did_you_mean(str(path[-1]), parent)) if isinstance(parent, dict) else None
+        raise UsageError(f"{render_path(path)} is not set in {label}"
+                         + (f" ({hint})" if hint else ""))
+    if value is MISSING:
+        value = get(comp.raw, path)
+    writes = [replace(w, mark=comp.shown_mark(w.mark)) for w in comp.provenance().writes_for(path)]
+    hidden = (*comp.secrets, *_secrets.SECRET_MAPPINGS)
+    secret = any(under(path, s) for s in hidden) or comp.hides(path)
+    if secret:  # the real value never leaves through the API either (docs/security.md)
+        value = _secrets.MASK
+        writes = [replace(w, value=_secrets.MASK) for w in writes]
+    else:  # `explain model_config` or `explain vars`: what is masked inside is *** too
+        if comp.flow:
+            value = comp.flow.mask(value, path)
+        value = _secrets.mask_below(value, path, hidden, copy_json)
+        writes = [replace(w, value=_secrets.MASK) if w.value is not None and comp.flow
+                  and comp.flow.holds(path) and not isinstance(w.value, str) else w
+                  for w in writes]
+    return Explanation(render_path(path), value, tuple(writes), secret)
+
+
+def _differences(left: Composition, right: Composition) -> list[Difference]:
+    """The leaves that differ between two compositions, as they may be shown."""
+    found: list[Difference] = []
+    for path, one, two in _leaf_diff(left.document, right.document, ()):
+        hidden = [_hidden(comp, path) for comp in (left, right)]
+        if any(hidden):
+            sources = [get(comp.raw, path) for comp in (left, right)]
+            if one == two and type(one) is type(two) and sources[0] == sources[1]:
+                continue
+        elif one == two and type(one) is type(two):
+            continue
+        shown = tuple(_shown_leaf(comp, path, value, hide)
+                      for comp, value, hide in zip((left, right), (one, two), hidden, strict=True))
+        origins = tuple(_origin(comp, path, value)
+                        for comp, value in zip((left, right), (one, two), strict=True))
+        found.append(Difference(path, shown[0], shown[1], origins[0], origins[1], any(hidden)))
+    return found
+
+
+def _hidden(comp: Composition, path: PathKey) -> bool:
+    return comp.hides(path) or any(under(path, s) for s in comp.secrets)
+
+
+def _shown_leaf(comp: Composition, path: PathKey, value: Any, hidden: bool) -> Any:
+    if value is ABSENT or not hidden:
+        return value
+    variables = comp.unset.get(path)
+    return _secrets.unset_text(variables) if variables else _secrets.MASK
+
+
+def _origin(comp: Composition, path: PathKey, value: Any) -> str | None:
+    if value is ABSENT:
+        return None
+    writes = comp.provenance().writes_for(path)
+    if not writes:
+        return None
+    return replace(writes[-1], mark=comp.shown_mark(writes[-1].mark)).describe()
+
+
+def _leaf_diff(left: Any, right: Any, path: PathKey) -> list[tuple[PathKey, Any, Any]]:
+    """Every leaf path where the two differ or might (masked values are compared later),
+    in the order of the left side, then the keys only the right side has."""
+    if isinstance(left, dict) and isinstance(right, dict):
+        found = []
+        for key in [*left, *(k for k in right if k not in left)]:
+            found += _leaf_diff(left.get(key, ABSENT), right.get(key, ABSENT), (*path, key))
+        return found
+    return [(path, left, right)]
 
 
 def load_profile(

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar, cast
 
 from agents import FunctionTool, OutputGuardrail, function_tool
@@ -61,10 +61,21 @@ class RegistryError(ProfileError):
 
 @dataclass(frozen=True)
 class BoundProfile:
-    """A profile's run and model configs with every name replaced by its object."""
+    """A profile's run and model configs with every name replaced by its object. Its repr
+    masks what the profile's does (secrets, and what is derived from them)."""
 
     run_config: dict[str, Any]
     model_config: dict[str, Any]
+    hidden: tuple[PathKey, ...] = field(default=(), repr=False, compare=False)
+
+    def __repr__(self) -> str:
+        from . import _secrets
+        from .profile import copy_json
+
+        shown = copy_json({"run_config": self.run_config, "model_config": self.model_config})
+        masked = _secrets.redact(shown, (), {}, self.hidden)
+        return (f"BoundProfile(run_config={masked['run_config']!r}, "
+                f"model_config={masked['model_config']!r})")
 
 
 class Registry:
@@ -154,7 +165,8 @@ class Registry:
             raise RegistryError(
                 f"{len(problems)} name{'s' if len(problems) != 1 else ''} not registered: "
                 + ", ".join(missing), problems)
-        return BoundProfile(document["run_config"], document["model_config"])
+        return BoundProfile(document["run_config"], document["model_config"],
+                            profile.hidden_paths())
 
     def _unknown(self, profile: Profile, path: PathKey, kind: Kind, name: Any) -> Problem:
         known = self.names(kind)
