@@ -92,6 +92,8 @@ def test_a_malformed_secret_is_never_echoed(tree: Tree, environ: dict[str, str],
         code, out, err = cli(*argv, environ=environ)
         assert code in ((0, 1, 2) if argv[0] == "explain" else (1, 2)), err
         assert not leaks(out, err), out + err
+        if "json" in argv:
+            assert json.loads(out)["ok"] is False
     if environ:
         with pytest.raises(ProfileError) as info:
             load_profile("a", root=root, environ=environ)
@@ -274,6 +276,23 @@ def test_a_bound_profile_never_shows_a_secret_in_its_repr(tree: Tree) -> None:
     assert bound.model_config["api_key"] == PLAIN_CANARY
     assert repr(bound) == ("BoundProfile(run_config={}, model_config={'api_key': '***', "
                            "'call_id': '***', 'headers': {'authorization': '***'}})")
+
+
+def test_diff_reports_a_secret_whose_source_differs(tree: Tree) -> None:
+    tree({"agents/a.yaml": "{}\n",
+          "env/dev.yaml": "model_config:\n  api_key: ${oc.env:DEV_KEY}\n",
+          "env/prod.yaml": "model_config:\n  api_key: ${oc.env:PROD_KEY}\n"})
+    environ = {"DEV_KEY": PLAIN_CANARY, "PROD_KEY": PLAIN_CANARY}
+    code, out, err = cli("diff", "a", "--env", "dev", "--env", "prod", environ=environ)
+    assert code == 1, err
+    assert out == (
+        "model_config.api_key  (masked: the values or their sources differ)\n"
+        '  a@dev   "***"  profiles/env/dev.yaml:2:3 (env)\n'
+        '  a@prod  "***"  profiles/env/prod.yaml:2:3 (env)\n'
+        "1 difference between a@dev and a@prod\n")
+    # the same source and the same value on both sides: no difference
+    code, out, _ = cli("diff", "a@dev", "a@dev", environ=environ)
+    assert (code, out) == (0, "0 differences between a@dev and a@dev\n")
 
 
 DERIVED = [
