@@ -621,3 +621,50 @@ def test_secrets_cannot_arrive_wholesale_through_a_reference(tree: Tree, written
     assert code == 1
     assert "holds secrets, so it cannot be a ${...} reference" in err
     assert "topsecret" not in out + err and "literal-token-in-git" not in out + err
+
+
+# -- NUL bytes wherever a path is taken (issue 13, finding 7) --------------------------------
+
+NUL_FILE = "run_config: {model_settings: {instructions: \"${file:'p\\0.md'}\"}}\n"
+
+
+@pytest.mark.parametrize("argv", [
+    pytest.param(("show", "a"), id="show"), pytest.param(("validate",), id="validate"),
+    pytest.param(("explain", "a", "model_settings"), id="explain"),
+    pytest.param(("show", "a", "--show-secrets"), id="load"),
+])
+def test_a_nul_in_a_file_reference_is_a_located_error(tree: Tree, argv: tuple[str, ...]) -> None:
+    root = tree({"agents/a.yaml": NUL_FILE})
+    code, _, err = run(*argv)
+    assert code in (0, 1)
+    if argv[0] != "explain":
+        assert err.startswith(f"{A}:1:31: run_config.model_settings.instructions: file path "
+                              "holds a NUL character"), err
+    loader = Loader(root, environ={})
+    assert [p.code for p in loader.check("a").errors] == ["resolver"]
+    with pytest.raises(ProfileError):
+        loader.load("a")
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    pytest.param(("schema", "--write", "--output", "x\x00y"),
+                 "invalid path 'x\\x00y': a file name cannot hold a NUL character",
+                 id="schema-write"),
+    pytest.param(("schema", "--check", "--output", "x\x00y"), "a file name cannot hold a NUL",
+                 id="schema-check"),
+    pytest.param(("schema", "--layer", "--check", "--root", "r\x00"),
+                 "a file name cannot hold a NUL", id="schema-layer-root"),
+    pytest.param(("--root", "r\x00", "validate"), "profile root 'r\\x00' is not a directory",
+                 id="root"),
+    pytest.param(("explain", "a", "vars.x\x00"), "invalid key segment", id="explain-key"),
+    pytest.param(("show", "a", "++vars.x\x00=1"), "invalid key segment", id="override-key"),
+    pytest.param(("show", "a", "--env", "d\x00"), "invalid environment name", id="env-name"),
+])
+def test_a_nul_in_any_path_argument_is_a_usage_error(tree: Tree, argv: tuple[str, ...],
+                                                     message: str) -> None:
+    tree({"agents/a.yaml": "{}\n"})
+    packaged = (REPO / "realtime_profiles" / "schema.json").read_bytes()
+    code, _, err = run(*argv)
+    assert code == 2, err
+    assert message in err
+    assert (REPO / "realtime_profiles" / "schema.json").read_bytes() == packaged
