@@ -103,8 +103,21 @@ Dep = FileDep | AbsentDep | EnvDep | EnvLayerDep | TreeDep | Uncacheable
 
 
 def env_layer_items(environ: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
-    """The environment-variable layer's inputs, sorted: what its layers are made of."""
-    return tuple(sorted((k, environ[k]) for k in environ if k.startswith(ENV_PREFIX)))
+    """The environment-variable layer's inputs, sorted: what its layers are made of. Read
+    as one snapshot: another thread may set or unset variables meanwhile."""
+    return tuple(sorted((k, v) for k, v in _snapshot(environ) if k.startswith(ENV_PREFIX)))
+
+
+def _snapshot(environ: Mapping[str, str]) -> list[tuple[str, str]]:
+    """`environ`'s items at one moment. A dict is copied in one step (no Python code runs in
+    between); any other mapping (`os.environ`) is read key by key, and read again if a key
+    disappears or the mapping changes size on the way."""
+    for _ in range(8):
+        try:
+            return list(environ.items())
+        except (RuntimeError, KeyError):  # changed while it was read: read it again
+            continue
+    return list(dict(environ).items())
 
 
 # -- the context a source reads through ------------------------------------------------------

@@ -668,3 +668,154 @@ def test_a_nul_in_any_path_argument_is_a_usage_error(tree: Tree, argv: tuple[str
     assert code == 2, err
     assert message in err
     assert (REPO / "realtime_profiles" / "schema.json").read_bytes() == packaged
+
+
+# -- what a cached profile depends on is what was read (issue 13, finding 8) ---------------
+
+class ReplacingOnRead(dict[str, str]):
+    """An environment whose variable TRIGGER, when read, atomically replaces a prompt: the
+    replacement happens after the prompt was read and before the load is done."""
+
+    def __init__(self, prompt: Path, text: str, **items: str) -> None:
+        super().__init__(items)
+        self.prompt, self.text = prompt, text
+
+    def __getitem__(self, key: str) -> str:
+        if key == "TRIGGER" and self.text:
+            staged = self.prompt.with_name(".p.md.tmp")
+            staged.write_text(self.text)
+            staged.replace(self.prompt)
+            self.text = ""
+        return super().__getitem__(key)
+
+    def get(self, key: str, default: object = None) -> object:  # type: ignore[override]
+        try:
+            return self[key]
+        except KeyError:
+            return default
+
+
+class ChangingOnRead(dict[str, str]):
+    """An environment whose variable X changes right after it is read once."""
+
+    def __getitem__(self, key: str) -> str:
+        value = super().__getitem__(key)
+        if key == "X" and value == "first":
+            self["X"] = "second"
+        return value
+
+    def get(self, key: str, default: object = None) -> object:  # type: ignore[override]
+        try:
+            return self[key]
+        except KeyError:
+            return default
+
+
+def test_a_prompt_replaced_during_a_load_is_not_cached_as_new(tree: Tree) -> None:
+    root = tree({"agents/a.yaml": "run_config:\n  model_settings:\n"
+                                  "    instructions: ${file:prompts/sub/p.md}\n"
+                                  "    voice: ${oc.env:TRIGGER}\n",
+                 "prompts/sub/p.md": "old\n"})
+    loader = Loader(root, environ=ReplacingOnRead(root / "prompts/sub/p.md", "new\n",
+                                                  TRIGGER="marin"))
+    assert loader.load("a").run_config["model_settings"]["instructions"] == "old"
+    assert loader.load("a").run_config["model_settings"]["instructions"] == "new"
+
+
+def test_a_variable_changed_during_a_load_is_not_cached_as_new(tree: Tree) -> None:
+    root = tree({"agents/a.yaml": "run_config:\n  model_settings:\n"
+                                  "    instructions: ${oc.env:X}\n"})
+    loader = Loader(root, environ=ChangingOnRead(X="first"))
+    assert loader.load("a").run_config["model_settings"]["instructions"] == "first"
+    assert loader.load("a").run_config["model_settings"]["instructions"] == "second"
+
+
+WRITER = """
+import os, sys
+from pathlib import Path
+prompt = Path(sys.argv[1])
+for number in range(int(sys.argv[2])):
+    staged = prompt.with_name(f".p.md.{number}")
+    staged.write_text(f"v{number}\\n")
+    os.replace(staged, prompt)
+staged = prompt.with_name(".p.md.final")
+staged.write_text("final\\n")
+os.replace(staged, prompt)
+"""
+VOICE = "REALTIME_PROFILES__RUN_CONFIG__MODEL_SETTINGS__VOICE"
+# A stale prompt needs the writer's last write to land inside a load: about one trial in six
+# before the fix. The fuzz profile runs enough trials to catch it nearly always.
+STRESS_TRIALS = 40 if os.environ.get("HYPOTHESIS_PROFILE") == "fuzz" else 2
+
+
+def test_a_shared_loader_ends_with_what_the_writers_left(tree: Tree) -> None:
+    """A writer process replaces a prompt in a subfolder while another thread sets, adds and
+    removes REALTIME_PROFILES__* variables, and two threads load through one Loader until
+    the writer is done: every load sees whole values, and the first load after the writers
+    stop sees their last ones (no sleeps: everyone loops until the writer exits). Each load
+    reads the prompt first and then resolves a few hundred more values, so a replacement
+    often lands between the read and the end of the load, where a dependency taken after
+    the read would record the new file for the old text."""
+    import subprocess
+    import sys
+
+    metadata = "".join(f"        m{i}: '${{profile.agent}}-{i}'\n" for i in range(100))
+    root = tree({"agents/a.yaml": "run_config:\n  model_settings:\n"
+                                  "    instructions: ${file:prompts/sub/p.md}\n"
+                                  "    tracing:\n      group_id: '${oc.env:GROUP}'\n"
+                                  "      metadata:\n" + metadata,
+                 "prompts/sub/p.md": "start\n"})
+    prompt = root / "prompts/sub/p.md"
+    for trial in range(STRESS_TRIALS):
+        prompt.write_text("start\n")
+        environ: dict[str, str] = {VOICE: "voice-start", "GROUP": "g-start"}
+        shared = Loader(root, environ=environ)
+        writer = subprocess.Popen([sys.executable, "-c", WRITER, str(prompt), "100"])
+        done = threading.Event()
+        seen: list[tuple[str, str, str]] = []
+        errors: list[BaseException] = []
+
+        def change_environment(environ: dict[str, str] = environ) -> None:
+            # until the writer has started: the environment's last values are then final
+            # while the prompt still changes, so a prompt cached stale is not hidden by a
+            # later change of the environment
+            number = 0
+            while prompt.read_text() == "start\n":
+                number += 1
+                environ[VOICE] = f"voice{number}"
+                environ["GROUP"] = f"g{number}"
+                extra = f"REALTIME_PROFILES__VARS__X{number % 7}"
+                if number % 2:
+                    environ[extra] = "1"
+                else:
+                    environ.pop(extra, None)
+            environ[VOICE] = "voice-final"
+            environ["GROUP"] = "g-final"
+
+        def read(shared: Loader = shared, done: threading.Event = done,
+                 seen: list[tuple[str, str, str]] = seen,
+                 errors: list[BaseException] = errors) -> None:
+            try:
+                while not done.is_set():
+                    settings = shared.load("a").run_config["model_settings"]
+                    seen.append((settings["instructions"], settings["voice"],
+                                 settings["tracing"]["group_id"]))
+            except BaseException as exc:  # noqa: BLE001 - surfaced by the assert below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=change_environment),
+                   *(threading.Thread(target=read) for _ in range(2))]
+        with deadline(60):
+            for thread in threads:
+                thread.start()
+            writer.wait()
+            done.set()
+            for thread in threads:
+                thread.join()
+        assert writer.returncode == 0 and errors == [], errors
+        for instructions, voice, group in seen:
+            assert instructions in ("start", "final") or instructions[1:].isdigit()
+            assert voice.startswith("voice") and group.startswith("g")
+        settings = shared.load("a").run_config["model_settings"]
+        assert (settings["instructions"], settings["voice"],
+                settings["tracing"]["group_id"]) == ("final", "voice-final", "g-final"), trial
