@@ -100,15 +100,25 @@ _SECRET_NAMES: Final = ("api_key", "headers", "authorization", "token", "secret"
                         "credentials", "bearer")
 
 
+_WORDS: Final = re.compile(r"[^a-z0-9]+")
+
+
+def named_secret(name: str) -> bool:
+    """Whether a key's name says it holds a secret: one of its words is `key`, `token`,
+    `password`, ... (`key`, `openai_key`, `api-token`; not `max_output_tokens`)."""
+    folded = name.lower()
+    return folded in _SECRET_WORDS or any(
+        word in _SECRET_WORDS for word in _WORDS.split(folded) if word)
+
+
 def resembles_secret(name: str) -> bool:
-    """Whether a key's name says it holds a secret (`key`, `openai_key`, `api-token`) or is a
-    slip away from a secret's name (`apikey`, `api_kye`, `header`). Decides only what an
-    error may echo, never what is valid."""
+    """`named_secret`, or a slip away from a secret's name (`apikey`, `api_kye`, `header`).
+    Decides only what is masked, never what is valid."""
     import difflib
 
-    folded = name.replace("-", "_").lower()
-    if any(word in _SECRET_WORDS for word in folded.split("_")) or folded in _SECRET_WORDS:
+    if named_secret(name):
         return True
+    folded = name.replace("-", "_").lower()
     return bool(difflib.get_close_matches(folded, _SECRET_NAMES, n=1, cutoff=0.75))
 
 
@@ -294,7 +304,7 @@ class SecretFlow:
               edges: Mapping[PathKey, Sequence[PathKey]],
               sources: Mapping[PathKey, set[tuple[str, Any]]],
               copies: Sequence[tuple[PathKey, PathKey]]) -> SecretFlow:
-        roots = secret_roots(raw, document)
+        roots = [*secret_roots(raw, document), *named_roots(raw)]
         if not roots:
             return cls(raw, set(), set())
         by_dest: dict[PathKey, list[PathKey]] = {}
@@ -414,17 +424,37 @@ class SecretFlow:
 
 def secret_roots(raw: Mapping[str, Any], document: Mapping[str, Any]) -> list[PathKey]:
     """The secrets whose value is secret: every secret leaf but an api key given as
-    `{callable: name}` (a name, not a key); a mapping of secrets written as something else
-    (`headers: [sk-...]`); and a key of `model_config` named like a secret that is not one
-    (`apikey`, `headrs`: a typo, an error anyway, whose value is surely the secret)."""
+    `{callable: name}` (a name, not a key), and a mapping of secrets written as something
+    else (`headers: [sk-...]`)."""
     roots = [path for path, _ in secret_paths(raw) if not _is_callable_key(path, document)]
     roots += [path for path in SECRET_MAPPINGS
               if get(raw, path) is not MISSING and not isinstance(get(raw, path), dict)]
+    return roots
+
+
+def named_roots(raw: Mapping[str, Any]) -> list[PathKey]:
+    """Values masked for their name, whoever reads them: a key of `model_config` named like
+    a secret that is not one (`apikey`, `headrs`: a typo, an error anyway, whose value is
+    surely the secret), and a value in `vars` whose name says it is a secret (`vars.key`,
+    `vars.openai_token`), which another combination's api key may read even where this
+    one's does not."""
+    roots: list[PathKey] = []
     section = raw.get("model_config")
     if isinstance(section, dict):
         roots += [("model_config", key) for key in section
                   if isinstance(key, str) and ("model_config", key) not in SECRET_CONTAINERS
                   and key != "api_key" and resembles_secret(key)]
+    stack: list[tuple[PathKey, Any]] = [(("vars",), raw.get("vars"))]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if isinstance(key, str) and named_secret(key):
+                    roots.append((*path, key))
+                else:
+                    stack.append(((*path, key), item))
+        elif isinstance(value, list):
+            stack.extend(((*path, index), item) for index, item in enumerate(value))
     return roots
 
 
@@ -531,6 +561,7 @@ class _LiteralReader:
         self.winner = winner
         self.memo: dict[PathKey, _Literals] = {}
         self.marks: dict[PathKey, Mark | None] = {}
+        self.described: dict[_Literals, str] = {}  # secrets that share what they draw on
 
     def drawn_on(self, root: PathKey) -> _Literals:
         """What the secret at `root` draws on: the referenced nodes of its own text and of
@@ -605,6 +636,11 @@ class _LiteralReader:
         """`vars.key, a literal written at f:1:2 in a tracked file`, or for several
         `vars.a (at f:1:2), vars.b (at f:2:2) and 3 more, literals written in tracked
         files`."""
+        if literals not in self.described:
+            self.described[literals] = self._describe(literals)
+        return self.described[literals]
+
+    def _describe(self, literals: _Literals) -> str:
         ordered = sorted(literals.paths, key=self.order)
         if len(ordered) == 1:
             mark = self.marks.get(ordered[0])

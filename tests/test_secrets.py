@@ -340,3 +340,16 @@ def test_an_error_about_a_derived_value_does_not_echo_it(tree: Tree) -> None:
     assert code == 1
     assert not leaks(out, err)
     assert "run_config.model_settings.speed: expected a number, got string ***" in err
+
+
+def test_a_value_named_like_a_secret_is_masked_where_no_secret_reads_it(tree: Tree) -> None:
+    """dev reads the key from local.yaml through `vars.key`, prod from the environment:
+    `explain a vars.key --env prod` must not print the dev key either."""
+    tree({"agents/a.yaml": "{}\n",
+          "env/dev.yaml": "model_config: {api_key: '${vars.key}'}\n",
+          "env/prod.yaml": "model_config: {api_key: '${oc.env:PROD_KEY}'}\n",
+          "local.yaml": f"vars: {{key: {PLAIN_CANARY}, openai_token: {PLAIN_CANARY}, "
+                        "voice: shown}\n"})
+    code, out, err = cli("explain", "a", "vars", "--env", "prod", environ={"PROD_KEY": "p"})
+    assert code == 0, err
+    assert out.startswith('vars = {"key": "***", "openai_token": "***", "voice": "shown"}')
