@@ -12,6 +12,7 @@ import os
 import random
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -142,7 +143,8 @@ HOSTILE_FILES = [
                  f"{A}:1:8: vars.a: interpolation cycle: vars.a -> vars.a", id="self-reference"),
     pytest.param({"base.yaml": "vars: {a: '${vars.b}', b: '${vars.a}'}\n"
                                "run_config: {model_settings: {turn_detection: '${vars.a}'}}\n",
-                  "agents/a.yaml": "run_config: {model_settings: {turn_detection: {type: x}}}\n"},
+                  "agents/a.yaml": "run_config: {model_settings: {turn_detection: "
+                                   "{type: server_vad}}}\n"},
                  f"{A}:1:31: run_config.model_settings.turn_detection: reference cycle: "
                  "run_config.model_settings.turn_detection -> vars.a -> vars.b -> vars.a",
                  id="preset-cycle"),
@@ -186,8 +188,18 @@ def test_hostile_files_get_one_located_error(tree: Tree, files: dict[str, str | 
     code, out, err = run("show", "a")
     assert code == 1, err
     assert out == ""
-    assert any(line.startswith(expected) or expected in line for line in err.splitlines()), err
-    assert err.endswith(" 0 warnings\n") or "warning" in err
+    assert_one_located_error(err, expected)
+
+
+def assert_one_located_error(err: str, expected: str) -> None:
+    """Exactly one error, the expected one, on its own line, and the summary that counts
+    it; no traceback."""
+    lines = err.splitlines()
+    assert "Traceback" not in err
+    assert lines[-1].startswith("error: a@-: 1 error, "), err
+    errors = [line for line in lines[:-1] if ": warning: " not in line]
+    assert len(errors) == 1, err
+    assert errors[0].startswith(expected) or expected in errors[0], err
 
 
 def test_a_fifo_as_prompt_is_refused_without_blocking(tree: Tree) -> None:
@@ -235,6 +247,71 @@ def test_hostile_overrides_are_usage_errors(tree: Tree, override: str, expected:
     assert code == 2, err
     assert expected in err
     assert out == ""
+
+
+# A process per case costs a start-up each: the default run takes every third case (and
+# none of the bombs, which take seconds each: they are refused at their limit, not before);
+# the fuzz profile runs both tables whole.
+HEAVY = {"billion-laughs", "preset-bomb", "preset-chain", "reference-bomb", "alias-bomb"}
+
+
+def sampled(table: list[Any], everything: bool) -> list[Any]:
+    return table if everything else [case for index, case in enumerate(table)
+                                      if index % 3 == 0 and case.id not in HEAVY]
+
+
+def test_the_tables_through_the_installed_console_script(tmp_path: Path) -> None:
+    """Every hostile file and override again, each through the installed `realtime-profiles`
+    in its own process: the in-process runs cannot see a traceback printed by the
+    interpreter, a crash that skips `main`, or what the real streams do. Run side by side."""
+    import shutil
+    import subprocess
+    import sys
+
+    from tests.conftest import write_tree
+
+    script = shutil.which("realtime-profiles", path=str(Path(sys.executable).parent))
+    assert script is not None
+    everything = os.environ.get("HYPOTHESIS_PROFILE") == "fuzz"
+    cases: list[tuple[Path, list[str], int, str]] = []
+    for case in sampled(HOSTILE_FILES, everything):
+        files, expected = case.values
+        folder = tmp_path / f"file-{case.id}"
+        root = write_tree(folder, {k: v for k, v in files.items() if isinstance(v, str)})
+        for name, content in files.items():
+            if isinstance(content, bytes):
+                (root / name).parent.mkdir(parents=True, exist_ok=True)
+                (root / name).write_bytes(content)
+        cases.append((folder, ["show", "a"], 1, expected))
+    for case in sampled(HOSTILE_OVERRIDES, everything):
+        override, expected = case.values
+        folder = tmp_path / f"override-{case.id}"
+        write_tree(folder, {"agents/a.yaml": "run_config: {model_settings: {voice: marin, "
+                                             "tools: [a]}}\n"})
+        cases.append((folder, ["show", "a", str(override)], 2, expected))
+    environ = {k: v for k, v in os.environ.items()
+               if not k.startswith("REALTIME_PROFILES") and k != "OPENAI_API_KEY"}
+    # Compiled modules cached once for all these processes (in tmp_path, not the tree):
+    # without it each process compiles the package and its dependencies again.
+    environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    environ["PYTHONPYCACHEPREFIX"] = str(tmp_path / "pycache")
+
+    def start(folder: Path, argv: list[str]) -> subprocess.Popen[str]:
+        return subprocess.Popen([script, *argv], cwd=folder, env=environ,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    first = start(cases[0][0], cases[0][1])
+    first.wait(timeout=120)  # fills the cache before the rest start side by side
+    processes = [first, *(start(folder, argv) for folder, argv, _, _ in cases[1:])]
+    for (_, argv, code, expected), process in zip(cases, processes, strict=True):
+        out, err = process.communicate(timeout=120)
+        assert process.returncode == code, (argv, err)
+        assert "Traceback" not in err, (argv, err)
+        assert out == "", (argv, out)
+        if code == 1:
+            assert_one_located_error(err, expected)
+        else:
+            assert expected in err, (argv, err)
 
 
 # -- path safety ----------------------------------------------------------------------------
