@@ -101,12 +101,21 @@ _SECRET_NAMES: Final = ("api_key", "headers", "authorization", "token", "secret"
 
 
 _WORDS: Final = re.compile(r"[^a-z0-9]+")
+# Every secret word holds one of these: a name that holds none is not split at all (this
+# runs for every key under vars of every composition).
+_SECRET_STEMS: Final = re.compile("key|header|auth|token|secret|passw|credential|bearer")
+# The keys of model_config (kept equal to the schema's by tests/test_secrets.py): any other
+# key there is an error anyway, and if it is named like a secret, it is masked.
+MODEL_CONFIG_KEYS: Final = frozenset({"api_key", "url", "headers", "initial_model_settings",
+                                      "playback_tracker", "call_id"})
 
 
 def named_secret(name: str) -> bool:
     """Whether a key's name says it holds a secret: one of its words is `key`, `token`,
     `password`, ... (`key`, `openai_key`, `api-token`; not `max_output_tokens`)."""
     folded = name.lower()
+    if _SECRET_STEMS.search(folded) is None:
+        return False
     return folded in _SECRET_WORDS or any(
         word in _SECRET_WORDS for word in _WORDS.split(folded) if word)
 
@@ -319,13 +328,12 @@ class SecretFlow:
         hidden = set(read)
         if outside:
             hidden.update(p for p, found in sources.items() if not found.isdisjoint(outside))
-        readers: dict[PathKey, list[tuple[PathKey, bool]]] = {}
+        readers: dict[PathKey, list[PathKey]] = {}
         for reader, targets in edges.items():
-            pure = ref_target(get(raw, reader)) is not None
             for target in targets:
-                readers.setdefault(target, []).append((reader, pure))
+                readers.setdefault(target, []).append(reader)
         holding: set[PathKey] = set()
-        _spread(hidden, holding, readers, by_target)
+        _spread(raw, hidden, holding, readers, by_target)
         return cls(raw, hidden, holding)
 
     def __bool__(self) -> bool:
@@ -442,8 +450,8 @@ def named_roots(raw: Mapping[str, Any]) -> list[PathKey]:
     section = raw.get("model_config")
     if isinstance(section, dict):
         roots += [("model_config", key) for key in section
-                  if isinstance(key, str) and ("model_config", key) not in SECRET_CONTAINERS
-                  and key != "api_key" and resembles_secret(key)]
+                  if isinstance(key, str) and key not in MODEL_CONFIG_KEYS
+                  and resembles_secret(key)]
     stack: list[tuple[PathKey, Any]] = [(("vars",), raw.get("vars"))]
     while stack:
         path, value = stack.pop()
@@ -488,8 +496,8 @@ def _reach(raw: Mapping[str, Any], roots: Sequence[PathKey],
     return found
 
 
-def _spread(hidden: set[PathKey], holding: set[PathKey],
-            readers: Mapping[PathKey, Sequence[tuple[PathKey, bool]]],
+def _spread(raw: Mapping[str, Any], hidden: set[PathKey], holding: set[PathKey],
+            readers: Mapping[PathKey, Sequence[PathKey]],
             by_target: Mapping[PathKey, Sequence[PathKey]]) -> None:
     """Grow `hidden` and `holding` to everything that shows a hidden value: a reader of a
     hidden node is hidden; a pure reference to a node holding secrets holds them too (its
@@ -514,7 +522,7 @@ def _spread(hidden: set[PathKey], holding: set[PathKey],
     while todo or holds:
         while todo:
             node = todo.pop()
-            for reader, _ in readers.get(node, ()):
+            for reader in readers.get(node, ()):
                 hide(reader)
             for cut in range(len(node), 0, -1):
                 for dest in by_target.get(node[:cut], ()):
@@ -522,10 +530,10 @@ def _spread(hidden: set[PathKey], holding: set[PathKey],
             hold(node[:-1])
         while holds:
             node = holds.pop()
-            for reader, pure in readers.get(node, ()):
-                if pure:
+            for reader in readers.get(node, ()):
+                if ref_target(get(raw, reader)) is not None:  # a copy: holds what it holds
                     hold(reader)
-                else:
+                else:  # embedded in text: shows it
                     hide(reader)
 
 

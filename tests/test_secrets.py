@@ -28,6 +28,12 @@ def test_secret_paths_match_the_schema() -> None:
     assert in_schema == set(_secrets.SECRET_PATTERNS)
 
 
+def test_model_config_keys_match_the_schema() -> None:
+    schema = json.loads((ROOT / "schema.json").read_text())
+    assert set(schema["$defs"]["RealtimeModelConfig"]["properties"]) == \
+        _secrets.MODEL_CONFIG_KEYS
+
+
 def test_containers_are_the_prefixes_of_secret_paths() -> None:
     prefixes = {pattern[:cut] for pattern in _secrets.SECRET_PATTERNS
                 for cut in range(1, len(pattern)) if "*" not in pattern[:cut]}
