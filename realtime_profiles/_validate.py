@@ -107,13 +107,16 @@ class DocumentValidator:
                             hides: Callable[[PathKey], bool]) -> Iterator[Problem]:
         for pattern, known in self.index.known_values:
             for path, value in select(document, pattern):
-                if isinstance(value, str) and value and value not in known \
-                        and _secrets.MASK not in value and not hides(path):
-                    # '' is an error already (minLength); a masked value is not echoed
+                if isinstance(value, str) and value and value not in known:
+                    # '' is an error already (minLength); a masked value is not echoed,
+                    # nor is anything close to it suggested
+                    hidden = hides(path)
                     mark, via = locate(path)
-                    yield Problem(path, "unknown-value", f"{value!r} is not a known value "
-                                  f"(known: {', '.join(known)}); it is sent as written", mark,
-                                  mean(did_you_mean(value, known)), severity, via)
+                    yield Problem(path, "unknown-value",
+                                  f"{_secrets.MASK if hidden else repr(value)} is not a known "
+                                  f"value (known: {', '.join(known)}); it is sent as written",
+                                  mark, None if hidden else mean(did_you_mean(value, known)),
+                                  severity, via)
         for pattern, props in self.index.open_objects:
             for path, value in select(document, pattern):
                 if not isinstance(value, dict):

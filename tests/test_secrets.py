@@ -359,3 +359,12 @@ def test_a_value_named_like_a_secret_is_masked_where_no_secret_reads_it(tree: Tr
     code, out, err = cli("explain", "a", "vars", "--env", "prod", environ={"PROD_KEY": "p"})
     assert code == 0, err
     assert out.startswith('vars = {"key": "***", "openai_token": "***", "voice": "shown"}')
+
+
+def test_a_warning_about_a_derived_value_is_given_masked(tree: Tree) -> None:
+    tree({"base.yaml": "model_config: {api_key: '${oc.env:OPENAI_API_KEY}'}\n"
+                       "run_config: {model_settings: {voice: '${oc.env:OPENAI_API_KEY}'}}\n",
+          "agents/a.yaml": "{}\n"})
+    code, out, err = cli("show", "a", environ={"OPENAI_API_KEY": PLAIN_CANARY})
+    assert code == 0 and not leaks(out, err)
+    assert "run_config.model_settings.voice: *** is not a known value (known: " in err
