@@ -64,7 +64,7 @@ def parse_value(raw: str, text: str, offset: int, path: PathKey | None = None) -
     the value goes: when a secret may be written there (`_secrets.may_hold_secret`), an error
     shows neither the value nor anything quoted from it.
     """
-    secret = path is not None and _secrets.may_hold_secret(path)
+    secret = not _secrets.may_echo(path, raw) if path is not None else False
     if raw == "":
         return ""
     try:  # a shell passes undecodable bytes as surrogates (`voice=$'\xff'`)

@@ -737,12 +737,20 @@ def mask_below(value: Any, path: PathKey, secrets: Sequence[PathKey],
     return value
 
 
+def may_echo(path: PathKey | None, value: str) -> bool:
+    """Whether an error may quote `value`, written at `path` by an override or a variable:
+    only when the key parsed, names nothing that may hold a secret (`may_hold_secret`), and
+    the value does not look like a key itself (an `sk-...` under any name)."""
+    return path is not None and not may_hold_secret(path) and not LITERAL_KEY.search(value)
+
+
 def masked_override(text: str, path: PathKey | None) -> str:
-    """An override as an error shows it: the value is `***` unless the key parsed (`path`)
-    and names nothing that may hold a secret (`may_hold_secret`)."""
-    if "=" not in text or (path is not None and not may_hold_secret(path)):
+    """An override (`key=value`) as an error shows it: the value is `***` unless
+    `may_echo`."""
+    if "=" not in text:
         return text
-    return text.split("=", 1)[0] + "=" + MASK
+    key, _, value = text.partition("=")
+    return text if may_echo(path, value) else key + "=" + MASK
 
 
 def masked_mark(mark: Mark) -> Mark:

@@ -279,7 +279,7 @@ def _fail(message: str, code: int, problems: Sequence[Problem], out: TextIO, err
         payload = {"ok": False, "exit_code": code, "error": message,
                    "problems": [p.as_dict() for p in _capped(problems)],
                    "omitted": max(len(problems) - _shown_limit(), 0)}
-        json.dump(payload, out, indent=2, ensure_ascii=False)
+        json.dump(payload, out, indent=2)  # ASCII: a name may hold undecodable bytes
         out.write("\n")
     return code
 

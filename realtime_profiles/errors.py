@@ -222,9 +222,11 @@ def _fold(text: str) -> str:
     return text.replace("-", "_").lower()
 
 
-# C0 and C1 control characters, DEL, line and paragraph separators, and the bidirectional
-# controls that can make a terminal show something other than what a file says.
-_UNPRINTABLE: Final = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+# C0 and C1 control characters, DEL, line and paragraph separators, the bidirectional
+# controls that can make a terminal show something other than what a file says, and lone
+# surrogates (undecodable bytes of a file name or argument), which cannot be written at all.
+_UNPRINTABLE: Final = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 
 
 def printable(text: str, *, keep_newlines: bool = False) -> str:

@@ -368,3 +368,12 @@ def test_a_warning_about_a_derived_value_is_given_masked(tree: Tree) -> None:
     code, out, err = cli("show", "a", environ={"OPENAI_API_KEY": PLAIN_CANARY})
     assert code == 0 and not leaks(out, err)
     assert "run_config.model_settings.voice: *** is not a known value (known: " in err
+
+
+@pytest.mark.parametrize("override", [f"++vars.openai=[{CANARY}", f"++vars.openai=*{CANARY}"])
+def test_a_key_typed_under_any_name_is_not_echoed_by_an_error(tree: Tree,
+                                                              override: str) -> None:
+    tree({"agents/a.yaml": "{}\n"})
+    code, out, err = cli("show", "a", override)
+    assert code == 2 and not leaks(out, err)
+    assert "invalid override '++vars.openai=***': the value is not valid YAML" in err
