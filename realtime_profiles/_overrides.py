@@ -46,8 +46,9 @@ def parse_key(key: str, text: str) -> PathKey:
     parts: list[str | int] = []
     offset = text.index(key) if key in text else 0
     for segment in segments:
-        if not _SEGMENT.match(segment):
-            raise _syntax(text, offset, f"invalid key segment {segment!r} (letters, digits, "
+        if not _SEGMENT.match(segment):  # `a.b=v` as a key: the value is not quoted
+            shown = _secrets.masked_override(segment, None)
+            raise _syntax(text, offset, f"invalid key segment {shown!r} (letters, digits, "
                           "_ and - separated by dots)")
         parts.append(int(segment) if segment.isdigit() else segment)
         offset += len(segment) + 1

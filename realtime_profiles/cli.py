@@ -169,7 +169,11 @@ def _parse(argv: list[str], out: TextIO) -> argparse.Namespace:
     args, extra = parser.parse_known_args(argv)
     if extra:
         if getattr(args, "overrides", None) is None or any(e.startswith("-") for e in extra):
-            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+            from ._secrets import masked_override
+
+            # an override among them may carry a secret: its value is not echoed
+            shown = (e if e.startswith("-") else masked_override(e, None) for e in extra)
+            parser.error(f"unrecognized arguments: {' '.join(shown)}")
         args.overrides = [*args.overrides, *extra]
     return args
 

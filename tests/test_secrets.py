@@ -377,3 +377,19 @@ def test_a_key_typed_under_any_name_is_not_echoed_by_an_error(tree: Tree,
     code, out, err = cli("show", "a", override)
     assert code == 2 and not leaks(out, err)
     assert "invalid override '++vars.openai=***': the value is not valid YAML" in err
+
+
+@pytest.mark.parametrize("argv", [
+    pytest.param(("show", "a", "--bogus", f"++model_config.api_key={PLAIN_CANARY}"),
+                 id="beside-an-unknown-option"),
+    pytest.param(("validate", f"++model_config.api_key={PLAIN_CANARY}"), id="as-an-agent"),
+    pytest.param(("diff", "a", f"x={PLAIN_CANARY}"), id="as-a-profile"),
+    pytest.param(("explain", "a", f"model_config.api_key={PLAIN_CANARY}"), id="as-a-key"),
+])
+def test_an_override_typed_where_it_does_not_belong_is_not_echoed(
+        tree: Tree, argv: tuple[str, ...]) -> None:
+    """Found by the fuzz profile: argparse listed the unrecognized arguments verbatim."""
+    tree({"agents/a.yaml": "{}\n"})
+    code, out, err = cli(*argv)
+    assert code == 2 and not leaks(out, err)
+    assert "=***" in err
