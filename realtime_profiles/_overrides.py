@@ -164,7 +164,7 @@ def parse_override(text: str) -> Edit:
 
 def _mark(text: str, path: PathKey) -> Mark:
     """Where an override came from; the value of a secret is never part of it."""
-    return Mark(f"{COMMAND_LINE}: {_secrets.override_label(text, path)}")
+    return Mark(f"{COMMAND_LINE}: {_secrets.masked_override(text, path)}")
 
 
 def parse_overrides(texts: Iterable[str]) -> list[Edit]:

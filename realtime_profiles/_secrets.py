@@ -68,11 +68,6 @@ def holds_secret(path: PathKey) -> bool:
         for pattern in SECRET_PATTERNS)
 
 
-def within_secret(path: PathKey, secrets: Iterable[PathKey]) -> bool:
-    """Whether `path` is one of `secrets` or lies inside one (`api_key: [sk-...]`)."""
-    return any(under(path, s) for s in secrets)
-
-
 def secret_paths(document: Mapping[str, Any]) -> Iterator[tuple[PathKey, Any]]:
     """The secret leaves present in a document (raw or resolved), with their values."""
     api_key = get(document, ("model_config", "api_key"))
@@ -757,12 +752,6 @@ def masked_mark(mark: Mark) -> Mark:
     """An override's mark (`command line: ++vars.key=VALUE`) with its value masked."""
     head, equals, _ = mark.file.partition("=")
     return Mark(head + equals + MASK, mark.line, mark.column) if equals else mark
-
-
-def override_label(text: str, path: PathKey) -> str:
-    """An override's text for its mark: the value of anything that may hold a secret is
-    `***`."""
-    return masked_override(text, path)
 
 
 def unquoted(message: str, text: Any, *, drop_tail: bool = False) -> str:
