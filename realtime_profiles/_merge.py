@@ -319,6 +319,9 @@ class Folder:
                     return self._missing(edit, edit.path[: depth + 1], node)
                 value = {}
                 assign(node, part, value)
+                # the mapping this edit created is its write: a problem with it (`+tools.0=x`
+                # makes `tools` a mapping) is located at the edit
+                self._record(edit.path[: depth + 1], "merge", layer, edit.path)
             if value is not MISSING and not isinstance(value, dict | list):
                 return self._not_container(edit, edit.path[: depth + 1], value)
             if not isinstance(value, dict | list):

@@ -222,11 +222,13 @@ def format_override(path: PathKey, value: Any, kind: EditKind = "force") -> str:
 
 def _flow(value: Any) -> str:
     """YAML flow text for JSON data: `json.dumps`, except where JSON is not YAML 1.1 (`1e+16`
-    needs a dot to be a float; see `_NOT_PRINTABLE` for strings)."""
+    needs a dot to be a float; see `_NOT_PRINTABLE` for strings; a key written longer than
+    YAML's 1024-character limit for implicit keys is made explicit with `? `)."""
     import json
 
     if isinstance(value, dict):
-        return "{" + ", ".join(f"{_flow(str(k))}: {_flow(v)}" for k, v in value.items()) + "}"
+        return "{" + ", ".join(f"{_key(_flow(str(k)))}: {_flow(v)}"
+                               for k, v in value.items()) + "}"
     if isinstance(value, list | tuple):
         return "[" + ", ".join(_flow(v) for v in value) + "]"
     if isinstance(value, float) and math.isfinite(value):
@@ -237,6 +239,13 @@ def _flow(value: Any) -> str:
     if isinstance(value, str):
         return _NOT_PRINTABLE.sub(_escape, json.dumps(value, ensure_ascii=False))
     return json.dumps(value)
+
+
+def _key(text: str) -> str:
+    return f"? {text} " if len(text) > _IMPLICIT_KEY_LIMIT else text
+
+
+_IMPLICIT_KEY_LIMIT: Final = 1000  # YAML: an implicit key is at most 1024 characters
 
 
 # YAML refuses raw control characters and reads raw NEL, LS and PS as line breaks, and JSON's

@@ -441,6 +441,10 @@ def test_load_profile_function_and_overrides(tree: Tree) -> None:
                      id="syntax"),
         pytest.param("~model_settings.nothing", "is not set in this profile", id="delete-missing"),
         pytest.param("model_settings.voice", "expected key=value", id="no-equals"),
+        # found by the fuzz profile: the mapping the override created had no location
+        pytest.param("+model_settings.tools.0=verse", "command line: +model_settings.tools.0="
+                     "verse: run_config.model_settings.tools: expected a list, got mapping",
+                     id="creates-a-mapping"),
     ],
 )
 def test_bad_overrides_are_usage_errors(tree: Tree, override: str, message: str) -> None:
