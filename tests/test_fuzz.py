@@ -342,17 +342,20 @@ def unwired(problems: Any) -> frozenset[str]:
                      if p.mark is not None and p.mark.file in WIRED_BY)
 
 
-def unwired_anywhere(root: Path, environ: dict[str, str], cli: list[str]) -> frozenset[str]:
+def unwired_in(loader: Loader, agent: str, env: str | None) -> frozenset[str]:
+    """`unwired` for one composition, without overrides (an override's own mistake would
+    stop the check before the variables' problems are known)."""
+    try:
+        return unwired(loader.check(agent, env).problems)
+    except ProfileError as exc:
+        return unwired(exc.problems)
+
+
+def unwired_anywhere(root: Path, environ: dict[str, str]) -> frozenset[str]:
     """`unwired` for every composition the command line may be asked about."""
-    found: set[str] = set()
     loader = Loader(root, environ=environ)
-    for agent in ("a", "b"):
-        for env in (None, "dev", "prod"):
-            try:
-                found |= unwired(loader.check(agent, env, cli).problems)
-            except ProfileError as exc:
-                found |= unwired(exc.problems)
-    return frozenset(found)
+    return frozenset().union(*(unwired_in(loader, agent, env) for agent in ("a", "b")
+                               for env in (None, "dev", "prod")))
 
 
 EXPLAINED = ["model_config", "model_config.api_key", "model_config.headers", "vars",
@@ -386,13 +389,12 @@ def test_loading_gives_valid_plain_data_or_located_errors(
     with tempfile.TemporaryDirectory() as tmp, deadline(SECONDS_PER_EXAMPLE):
         root = write(Path(tmp), files)
         loader = Loader(root, environ=environ)
-        shown: frozenset[str] = frozenset()
+        shown = unwired_in(loader, agent, env)
         try:
             profile = loader.load(agent, env, cli)
         except ProfileError as exc:
             event(f"load: {type(exc).__name__}")
             assert_located(exc)
-            shown = unwired(exc.problems)
             no_secret(exc.render(), str(exc), repr(exc), exc.message,
                       *(json.dumps(p.as_dict()) for p in exc.problems), shown=shown)
         else:
@@ -411,7 +413,6 @@ def test_loading_gives_valid_plain_data_or_located_errors(
             assert (result.profile is None) == bool(result.errors)
             for problem in result.errors:
                 assert_problem_located(problem)
-            shown |= unwired(result.problems)
             no_secret(*(p.render() for p in result.problems), repr(result), shown=shown)
         no_secret(*shown_by(loader, agent, env, cli), shown=shown)
 
@@ -464,7 +465,7 @@ def test_the_command_line_exits_0_1_or_2_without_a_traceback(
         assert code in (0, 1, 2), (code, err.getvalue())
         assert "Traceback" not in err.getvalue()
         if "--show-secrets" not in argv:
-            shown = unwired_anywhere(root, environ, cli if takes_overrides else [])
+            shown = unwired_anywhere(root, environ)
             no_secret(out.getvalue(), err.getvalue(), shown=shown)
         if "json" in argv and (argv[0] == "show" or code != 2 or takes_overrides):
             assert is_plain(json.loads(out.getvalue()))  # JSON, even for an error
