@@ -18,7 +18,7 @@ from realtime_profiles.cli import main
 from tests.conftest import write_tree
 
 SCALE = 4 if os.environ.get("HYPOTHESIS_PROFILE") == "fuzz" else 1
-REPEATS = 3
+REPEATS = 2
 LIMIT = 3.0  # linear gives about 2, n log n a little more, quadratic 4
 
 
@@ -68,9 +68,9 @@ DIFF = ("diff", "a", "--env", "dev", "--env", "prod")
 # values): below it the document itself, not the work per value, grows quadratically.
 SHAPES = [
     pytest.param(headers, 330, VALIDATE, id="headers-reading-one-mapping"),
-    pytest.param(misspelled, 200, VALIDATE, id="misspelled-references"),
+    pytest.param(misspelled, 150, VALIDATE, id="misspelled-references"),
     pytest.param(consequences, 250, VALIDATE, id="errors-and-failed-values"),
-    pytest.param(differing, 250, DIFF, id="diff"),
+    pytest.param(differing, 200, DIFF, id="diff"),
 ]
 
 
