@@ -1,7 +1,8 @@
 """Growth, not speed: for each input shape that was quadratic (issue 13, finding 1), the time
 at 2N over the time at N, measured side by side in one run, stays well under 4 (what a
-quadratic path gives). Ratios, not wall-clock limits: the machine's speed cancels out. The
-fuzz profile (HYPOTHESIS_PROFILE=fuzz) measures at four times the sizes."""
+quadratic path gives), and the output stays bounded. Ratios, not wall-clock limits: the
+machine's speed cancels out. The fuzz profile (HYPOTHESIS_PROFILE=fuzz) measures at larger
+sizes."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import pytest
 from realtime_profiles.cli import main
 from tests.conftest import write_tree
 
-SCALE = 4 if os.environ.get("HYPOTHESIS_PROFILE") == "fuzz" else 1
+FUZZ = os.environ.get("HYPOTHESIS_PROFILE") == "fuzz"
 REPEATS = 2
 LIMIT = 3.0  # linear gives about 2, n log n a little more, quadratic 4
 
@@ -64,13 +65,16 @@ def differing(n: int) -> dict[str, str]:
 
 VALIDATE = ("validate",)
 DIFF = ("diff", "a", "--env", "dev", "--env", "prod")
-# N for the default run. For the headers, both sizes are past the expansion budget (N*N
-# values): below it the document itself, not the work per value, grows quadratically.
+# N for the default run and for the fuzz profile. For the headers, both sizes are past the
+# expansion budget (N*N values): below it the document itself, not the work per value,
+# grows quadratically. The quadratic part of comparing errors with failed values is cheap
+# per step: it outgrows the linear part only in the thousands (the old code's ratio was
+# 2.9 at 250, 4.1 at 4000), where the fuzz profile measures it.
 SHAPES = [
-    pytest.param(headers, 330, VALIDATE, id="headers-reading-one-mapping"),
-    pytest.param(misspelled, 150, VALIDATE, id="misspelled-references"),
-    pytest.param(consequences, 250, VALIDATE, id="errors-and-failed-values"),
-    pytest.param(differing, 200, DIFF, id="diff"),
+    pytest.param(headers, 330, 1320, VALIDATE, id="headers-reading-one-mapping"),
+    pytest.param(misspelled, 150, 600, VALIDATE, id="misspelled-references"),
+    pytest.param(consequences, 250, 4000, VALIDATE, id="errors-and-failed-values"),
+    pytest.param(differing, 200, 800, DIFF, id="diff"),
 ]
 
 
@@ -84,10 +88,10 @@ def seconds(root: Path, argv: tuple[str, ...]) -> tuple[float, str]:
     return time.perf_counter() - start, err.getvalue()
 
 
-@pytest.mark.parametrize(("shape", "n", "argv"), SHAPES)
+@pytest.mark.parametrize(("shape", "n", "fuzz_n", "argv"), SHAPES)
 def test_work_grows_linearly(tmp_path: Path, shape: Callable[[int], dict[str, str]], n: int,
-                             argv: tuple[str, ...]) -> None:
-    n *= SCALE
+                             fuzz_n: int, argv: tuple[str, ...]) -> None:
+    n = fuzz_n if FUZZ else n
     roots = (write_tree(tmp_path / "small", shape(n)), write_tree(tmp_path / "large",
                                                                    shape(2 * n)))
     best = [float("inf"), float("inf")]
