@@ -20,6 +20,7 @@ from tests.conftest import write_tree
 
 FUZZ = os.environ.get("HYPOTHESIS_PROFILE") == "fuzz"
 REPEATS = 2
+MAX_REPEATS = 6
 LIMIT = 3.0  # linear gives about 2, n log n a little more, quadratic 4
 
 
@@ -96,8 +97,13 @@ def test_work_grows_linearly(tmp_path: Path, shape: Callable[[int], dict[str, st
                                                                    shape(2 * n)))
     best = [float("inf"), float("inf")]
     printed = ""
-    for _ in range(REPEATS):  # alternately, the fastest of each: a busy machine's noise
-        for side, root in enumerate(roots):  # slows single runs, rarely all of them
+    rounds = 0
+    # Alternately, the fastest of each: a busy machine's noise slows single runs, rarely all
+    # of them. A ratio over the limit is measured again, a few more rounds at most: noise
+    # goes away, a quadratic path does not.
+    while rounds < REPEATS or (best[1] / best[0] >= LIMIT and rounds < MAX_REPEATS):
+        rounds += 1
+        for side, root in enumerate(roots):
             took, printed = seconds(root, argv)
             best[side] = min(best[side], took)
     assert len(printed.splitlines()) <= 60  # bounded output: 50 problems and a count
