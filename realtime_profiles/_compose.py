@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any, Final
 
 from . import _calls, _facets, _fingerprint, _secrets
@@ -19,7 +18,7 @@ from ._layer import DOCUMENT_SECTIONS, Layer
 from ._merge import Folder
 from ._paths import MISSING, PathKey, get
 from ._provenance import Locator, Provenance
-from ._resolvers import Resolver
+from ._resolvers import Reads, Resolver, recording
 from ._sources import (
     Context,
     Dep,
@@ -33,16 +32,22 @@ from ._sources import (
 from ._subschema import SchemaNav
 from ._tree import Tree
 from ._validate import DocumentValidator
-from .errors import Problem, Severity, UsageError, sorted_problems, summarize
+from .errors import Mark, Problem, Severity, Suggestions, UsageError, sorted_problems, summarize
 
 Check = Callable[[Mapping[str, Any]], Iterable[Problem]]
 """A lint: the emitted document in, `Problem`s out (unlocated; `finish` locates them)."""
 
 
+# Problems whose message quotes the text being resolved (a reference, a resolver call).
+_QUOTING_CODES: Final = frozenset({"interpolation-syntax", "resolver", "reference-missing",
+                                   "unknown-resolver", "env-unset", "secret-unavailable"})
+
+
 @dataclass
 class Composition:
     """Everything one composition found: the raw tree and the resolved document, problems so
-    far, the secret paths (and which are unset), and what it depended on."""
+    far, the secret paths (and which are unset), what must be masked where it is shown, and
+    what it depended on."""
 
     raw: dict[str, Any]
     layers: list[Layer]
@@ -58,7 +63,38 @@ class Composition:
     plan: _calls.Plan | None = None
     hashes: dict[PathKey, str] = field(default_factory=dict)
     """Each container's hash in the fingerprint (a call's fingerprint reuses them)."""
+    flow: _secrets.SecretFlow | None = None
+    # an override's mark -> the same with its value masked, for overrides that write a value
+    # that is masked (a secret, or what one is derived from)
+    relabel: dict[Mark, Mark] = field(default_factory=dict)
     _prov: list[Provenance] = field(default_factory=list)
+
+    def hides(self, path: PathKey) -> bool:
+        """Whether the value at `path` is masked wherever it is shown."""
+        return self.flow is not None and self.flow.hides(path)
+
+    def hidden_in_document(self) -> tuple[PathKey, ...]:
+        """The paths of the document shown as `***` besides the secrets themselves."""
+        return self.flow.hidden_in(self.document) if self.flow is not None else ()
+
+    def shown(self, problem: Problem) -> Problem:
+        """`problem` as it may be shown: no masked value quoted in its message, no masked
+        override value in its marks."""
+        if self.flow and problem.key and problem.code in _QUOTING_CODES \
+                and self.flow.hides(problem.key):
+            text = get(self.raw, problem.key)
+            if isinstance(text, str) and "${" in text:
+                message = _secrets.unquoted(problem.message, text,
+                                            drop_tail=problem.code == "interpolation-syntax")
+                problem = replace(problem, message=message)
+        if self.relabel and (problem.mark in self.relabel
+                             or any(m in self.relabel for m in problem.via)):
+            problem = replace(problem, mark=self.shown_mark(problem.mark),
+                              via=tuple(self.relabel.get(m, m) for m in problem.via))
+        return problem
+
+    def shown_mark(self, mark: Mark | None) -> Mark | None:
+        return self.relabel.get(mark, mark) if mark is not None else None
 
     def provenance(self) -> Provenance:
         """The fold again with provenance, done at most once per composition."""
@@ -78,14 +114,21 @@ def compose(request: Request, tree: Tree, context: Context, *,
     tree.check(request.agent, request.env)
     gathered = gather(request, context, tree)
     layers = [_checked(layer, validator) for layer in gathered.layers]
-    folder = Folder(free_form=validator.free_form)
+    suggest = Suggestions()  # one did-you-mean budget for the whole composition
+    folder = Folder(free_form=validator.free_form, suggest=suggest)
     raw = folder.fold(layers)
     raw["profile"] = {"agent": request.agent, "env": request.env}
     secrets = tuple(path for path, _ in _secrets.secret_paths(raw))
-    interpolator = Interpolator(raw, resolvers, parser, secret_paths=frozenset(secrets),
-                                lenient_secrets=lenient)
+    reads = Reads(suggest)
+    interpolator = Interpolator(raw, recording(resolvers, reads), parser,
+                                secret_paths=frozenset(secrets), lenient_secrets=lenient,
+                                reads=reads)
     resolution = interpolator.resolve(DOCUMENT_SECTIONS)
     document = resolution.tree
+    # what a secret reads, and what reads the same, is masked wherever it is shown: decided
+    # on the document as resolved, before the shorthand and the default name reshape it
+    flow = _secrets.SecretFlow.build(raw, document, resolution.edges, resolution.sources,
+                                     folder.copies)
     _expand_shorthand(document)
     _default_agent_name(document, request.agent)
     problems = [p for layer in layers for p in layer.problems]
@@ -98,7 +141,7 @@ def compose(request: Request, tree: Tree, context: Context, *,
     unset_marks = list(_must_set(document, ()))
     problems.extend(unset_marks)
     deps: list[Dep] = [*facet_dir_deps(tree.root, tree), *gathered.deps,
-                       *_resolver_deps(interpolator, tree.root, context.environ)]
+                       *_resolver_deps(reads)]
     if not cacheable:
         deps.append(Uncacheable())
     failed = resolution.failed
@@ -108,12 +151,18 @@ def compose(request: Request, tree: Tree, context: Context, *,
             _remove(document, problem.key)
     comp = Composition(raw, layers, document, problems, secrets, resolution.unset_secrets,
                        tuple(deps), failed, resolution.missing_secrets,
-                       gathered.facets, stamp)
-    if resolution.literal_reads:
-        locator = Locator(comp.provenance)
-        problems.extend(_secrets.literal_read_problems(resolution.literal_reads,
-                                                       locator.winner))
-    problems.extend(_secrets.opaque_container_problems(raw, layers))
+                       gathered.facets, stamp, flow=flow)
+    locator = Locator(comp.provenance)  # folds with provenance only if a check asks
+    roots = _secrets.secret_roots(raw, document)
+    problems.extend(_secrets.literal_read_problems(raw, roots, resolution.edges,
+                                                   locator.winner))
+    if folder.copies:
+        problems.extend(_secrets.preset_literal_problems(raw, folder.copies, locator.winner))
+    problems.extend(_secrets.container_reference_problems(layers))
+    if flow:
+        comp.relabel = {edit.mark: _secrets.masked_mark(edit.mark)
+                        for layer in layers if layer.source.kind in _USAGE_LAYERS
+                        for edit in layer.edits if flow.holds(edit.path)}
     entries, contract_problems = _calls.contract(raw.get(_calls.SECTION), validator.nav)
     problems.extend(contract_problems)
     if entries:
@@ -174,7 +223,8 @@ def finish(comp: Composition, validator: DocumentValidator, checks: Sequence[Che
     problems = list(comp.problems)
     locate = Locator(comp.provenance)
     if not any(p.severity == "error" and not p.key for p in problems):
-        problems.extend(validator.problems(comp.document, locate, strict, comp.failed))
+        problems.extend(validator.problems(comp.document, locate, strict, comp.failed,
+                                           comp.hides))
         for check in checks:
             for problem in check(comp.document):
                 severity: Severity = "error" if strict else problem.severity
@@ -186,8 +236,8 @@ def finish(comp: Composition, validator: DocumentValidator, checks: Sequence[Che
         problems.append(Problem(
             path, "secret-unavailable",
             f"secret unavailable: environment variable {', '.join(variables)} is not set",
-            mark, _secrets.UNSET_HINT, "warning", via))
-    return list(sorted_problems(locate.attach(p) for p in problems))
+            mark, _secrets.UNSET_ADVICE, "warning", via))
+    return list(sorted_problems(comp.shown(locate.attach(p)) for p in problems))
 
 
 def _with_severity(problem: Problem, severity: Severity) -> Problem:
@@ -198,31 +248,30 @@ def _with_severity(problem: Problem, severity: Severity) -> Problem:
 _USAGE_LAYERS: Final = {"override": "override", "environment": "environment variable"}
 
 
-def raise_for_overrides(problems: Sequence[Problem], layers: Sequence[Layer]) -> None:
+def raise_for_overrides(problems: Sequence[Problem], comp: Composition) -> None:
     """A problem located on an override the caller typed, or on a `REALTIME_PROFILES__*`
     variable, is a usage error (exit 2): the input to fix is the command line or the
-    environment, not a file of the tree."""
-    kinds = {mark: _USAGE_LAYERS[layer.source.kind] for layer in layers
+    environment, not a file of the tree. (A masked override's mark counts as its own.)"""
+    kinds = {mark: _USAGE_LAYERS[layer.source.kind] for layer in comp.layers
              if layer.source.kind in _USAGE_LAYERS for mark in layer.marks.values()}
+    for mark, shown in comp.relabel.items():
+        if mark in kinds:
+            kinds[shown] = kinds[mark]
     bad = [p for p in problems if p.severity == "error" and p.mark in kinds]
     if bad:
         named = sorted({kinds[p.mark] for p in bad if p.mark is not None})
         raise UsageError(f"invalid {' and '.join(named)}: {summarize(bad)}", bad)
 
 
-def _resolver_deps(interpolator: Interpolator, root: Path,
-                   environ: Mapping[str, str]) -> list[Dep]:
-    """What a resolution read from outside the tree: env vars and files, to revalidate."""
-    from ._files import stat_key
-
-    deps: list[Dep] = []
-    for name, args in interpolator.calls:
-        if name == "oc.env" and args and isinstance(args[0], str):
-            deps.append(EnvDep(args[0], environ.get(args[0])))
-        elif name == "file" and args and isinstance(args[0], str):
-            path = root / args[0]
-            deps.append(FileDep(str(path), stat_key(path)))
-    return deps
+def _resolver_deps(reads: Reads) -> list[Dep]:
+    """What a resolution read from outside the tree, exactly as it was read — each variable's
+    value, the identity of each file's bytes — to revalidate a cached profile against."""
+    deps: dict[Dep, None] = {}
+    for name, value in reads.env:
+        deps[EnvDep(name, value)] = None
+    for path, key in reads.files:
+        deps[FileDep(path, key)] = None
+    return list(deps)
 
 
 def _default_agent_name(document: dict[str, Any], agent: str) -> None:

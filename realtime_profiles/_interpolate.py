@@ -34,8 +34,8 @@ from ._limits import (
     PARSE_CACHE_SIZE,
 )
 from ._paths import MISSING, PathKey, get, kind_of, ref_parts, render_path
-from ._resolvers import MissingVariableError, Resolver, ResolverError
-from .errors import Problem, did_you_mean, mean
+from ._resolvers import MissingVariableError, Reads, Resolver, ResolverError
+from .errors import Problem, Suggestions, mean
 
 
 class ParseCache:
@@ -90,9 +90,10 @@ class Resolution:
     # variables a secret needs that are unset, when loading for use: the path of each
     # problem that says so -> the variable
     missing_secrets: dict[PathKey, str] = field(default_factory=dict)
-    # secret path -> the literal values of the tree (not the secret's own text) it drew on,
-    # through references at any depth
-    literal_reads: dict[PathKey, tuple[PathKey, ...]] = field(default_factory=dict)
+    # path -> the paths its own text referred to (whether or not they resolved)
+    edges: dict[PathKey, list[PathKey]] = field(default_factory=dict)
+    # path -> the outside sources its own text read (`_secrets.source_id`)
+    sources: dict[PathKey, set[tuple[str, Any]]] = field(default_factory=dict)
 
 
 class Interpolator:
@@ -108,6 +109,7 @@ class Interpolator:
         lenient_secrets: bool = False,
         fast_path: bool = True,
         holes: frozenset[PathKey] = frozenset(),
+        reads: Reads | None = None,
     ) -> None:
         self.raw = raw
         # Paths left open (per-call overridable values): they resolve to `Hole`s, and what
@@ -119,12 +121,14 @@ class Interpolator:
         self.parser = parser if parser is not None else ParseCache()
         self.secret_paths = secret_paths
         self.lenient = lenient_secrets
+        self.reads = reads if reads is not None else Reads()
+        self.suggest: Suggestions = self.reads.suggest
         self.done: dict[PathKey, Any] = {}
         self.active: list[PathKey] = []
         self.missing_stack: list[set[str]] = []
-        # path -> the paths its own text referred to (whether or not they resolved)
-        self.edges: dict[PathKey, list[PathKey]] = {}
         self.result = Resolution({})
+        self.edges = self.result.edges
+        self.sources = self.result.sources
         self.secret_depth = 0
         self.failed: set[PathKey] = set()  # every path known to fail (a memo)
         # The paths whose own value failed (a string), not a container that only lost a part:
@@ -148,34 +152,7 @@ class Interpolator:
                     tree[name] = value
         self.result.tree = tree
         self.result.failed = frozenset(self.own_failed)
-        if self.edges:
-            for secret in self.secret_paths:
-                literals = self._literal_reads(secret)
-                if literals:
-                    self.result.literal_reads[secret] = literals
         return self.result
-
-    def _literal_reads(self, secret: PathKey) -> tuple[PathKey, ...]:
-        """The literals (scalars without `${`) that `secret`'s resolution read through
-        references, at any depth: each referenced value is walked whole, and every reference
-        written anywhere inside it is followed. The secret's own text is not counted."""
-        found: list[PathKey] = []
-        seen: set[PathKey] = set()
-        stack: list[tuple[PathKey, Any, bool]] = [(secret, get(self.raw, secret), False)]
-        while stack:
-            path, raw, referenced = stack.pop()
-            if path in seen or raw is MISSING:
-                continue
-            seen.add(path)
-            for target in self.edges.get(path, ()):
-                stack.append((target, get(self.raw, target), True))
-            if isinstance(raw, dict):
-                stack.extend(((*path, k), v, referenced) for k, v in raw.items())
-            elif isinstance(raw, list):
-                stack.extend(((*path, i), v, referenced) for i, v in enumerate(raw))
-            elif referenced and not (isinstance(raw, str) and "${" in raw):
-                found.append(path)
-        return tuple(sorted(found, key=render_path))
 
     def _partial(self, path: PathKey) -> Any:
         """`value_at`, but a failing container yields its resolvable parts."""
@@ -323,7 +300,7 @@ class Interpolator:
         try:
             # `${oc.env:X,}`: OmegaConf reads the missing element as '' and says so with a
             # UserWarning on stderr, unlocated; writing the '' gives the same value quietly.
-            tree = self.parser.tree(_fill_empty_last_args(text))
+            tree = self.parser.tree(_omegaconf.fill_empty_args(text))
         except Exception as exc:  # noqa: BLE001 - the grammar's errors have no common base
             self._problem(path, "interpolation-syntax",
                           f"invalid interpolation {text!r}: {_first_line(exc)}",
@@ -455,7 +432,7 @@ class Interpolator:
         wanted = render_path((*at, _shown(segment), *after))
         if isinstance(node, dict):
             key = segment if isinstance(segment, str) else str(segment)
-            hint = mean(did_you_mean(key, [str(k) for k in node]))
+            hint = mean(self.suggest.closest(key, node))
             self._problem(path, "reference-missing",
                           f"{text} refers to {wanted}, which is not set", hint)
             raise _Failed
@@ -502,11 +479,12 @@ class Interpolator:
         resolver = self.resolvers.get(name)
         if resolver is None:
             self._problem(path, "unknown-resolver", f"unknown resolver {name!r} in {text!r}",
-                          mean(did_you_mean(name, self.resolvers)) or
+                          mean(self.suggest.closest(name, self.resolvers)) or
                           "known: " + ", ".join(sorted(self.resolvers)) + "; add one with "
                           "Loader(resolvers=...), or on the command line --plugin module:attr")
             raise _Failed
         self.calls.append((name, args))
+        files = len(self.reads.files)
         try:
             result = resolver(*args)
         except MissingVariableError as exc:
@@ -515,13 +493,17 @@ class Interpolator:
                 return _secrets.unset_placeholder(exc.name)
             if self.secret_depth:  # the variable is a secret's: unavailable, not invalid
                 self.result.missing_secrets[path] = exc.name
-                self._problem(path, "secret-unavailable", str(exc), _secrets.UNSET_HINT)
+                self._problem(path, "secret-unavailable", str(exc), _secrets.UNSET_ADVICE)
             else:
                 self._problem(path, "env-unset", str(exc), exc.suggestion)
             raise _Failed from None
         except ResolverError as exc:
             self._problem(path, "resolver", str(exc), exc.suggestion)
             raise _Failed from None
+        finally:  # what this path read from outside the tree, read or not
+            found = self.sources.setdefault(path, set())
+            found.add(_secrets.source_id(name, args))
+            found.update(("inode", key[0]) for _, key in self.reads.files[files:] if key)
         self._spend(result, path)
         return result
 
@@ -531,47 +513,6 @@ class Interpolator:
             message = _secrets.unquoted(message, get(self.raw, path),
                                         drop_tail=code == "interpolation-syntax")
         self.result.problems.append(Problem(path, code, message, None, suggestion))
-
-
-_EMPTY_LAST: Final = re.compile(r",[ \t]*\}")
-
-
-def _fill_empty_last_args(text: str) -> str:
-    """`${oc.env:X,}` -> `${oc.env:X,''}`: only where the `,}` closes a resolver call (not in
-    plain text around it, a quoted argument or a `{...}` argument)."""
-    if "${" not in text or _EMPTY_LAST.search(text) is None:
-        return text
-    out: list[str] = []
-    open_: list[str] = []  # "$" for an interpolation, "{" / "[" for a bracketed argument
-    quote = ""
-    i = 0
-    while i < len(text):
-        char = text[i]
-        if char == "\\" and i + 1 < len(text):  # an escape: both characters are text
-            out.append(text[i:i + 2])
-            i += 2
-            continue
-        if quote:
-            quote = "" if char == quote else quote
-        elif text.startswith("${", i):
-            open_.append("$")
-            out.append("${")
-            i += 2
-            continue
-        elif open_ and char in "'\"":
-            quote = char
-        elif open_ and char in "{[":
-            open_.append(char)
-        elif open_ and char in "}]":
-            open_.pop()
-        elif open_ and open_[-1] == "$" and char == "," \
-                and text[i + 1:].lstrip(" \t").startswith("}"):
-            out.append(",''")
-            i += 1
-            continue
-        out.append(char)
-        i += 1
-    return "".join(out)
 
 
 def _index(segment: str | int) -> int | None:

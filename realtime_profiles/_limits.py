@@ -31,6 +31,19 @@ MAX_EXPANDED_CHARS: Final = 10_000_000
 MAX_COPIED_VALUES: Final = MAX_NODES
 """Values copied into refined presets during one fold."""
 
+# -- output (bounded whatever the input) ---------------------------------------------------
+SUGGESTION_BUDGET: Final = 200_000
+"""Characters that one composition's did-you-mean suggestions may compare in total (about
+20 ms of difflib); past it a suggestion is omitted."""
+MAX_NAMED_LITERALS: Final = 3
+"""Literals named in one secret's problem ("and N more" for the rest)."""
+MAX_COUNTED_LITERALS: Final = 100
+"""Literals counted per secret; beyond it the count reads "at least"."""
+MAX_SHOWN_PROBLEMS: Final = 50
+"""Problems printed per combination by the command line and in an error's text ("... and N
+more"); `ProfileError.problems` and JSON counts keep them all."""
+MAX_SHOWN_PROFILES: Final = 8
+"""Combinations named after one problem (`[a@dev, a@prod, ... and N more]`)."""
 # -- snapshots -----------------------------------------------------------------------------
 MAX_SNAPSHOT_BYTES: Final = 16 * 1024 * 1024
 """A stored wire snapshot (its frames hold instructions and tool schemas)."""

@@ -30,7 +30,7 @@ from ._paths import (
     set_at,
 )
 from ._provenance import Provenance, Write, WriteOp
-from .errors import Mark, Problem, did_you_mean, mean
+from .errors import Mark, Problem, Suggestions, mean
 
 
 class _Refinement(NamedTuple):
@@ -68,12 +68,18 @@ class Folder:
     out. With a `Provenance`, every write is recorded as well."""
 
     def __init__(self, provenance: Provenance | None = None,
-                 free_form: Callable[[PathKey], bool] | None = None) -> None:
+                 free_form: Callable[[PathKey], bool] | None = None,
+                 suggest: Suggestions | None = None) -> None:
         self.prov = provenance
         # Whether a path lies in a mapping of free keys (vars, metadata): only there is a
         # missing key probably a typo of a present one (elsewhere the schema has said so).
         self.free_form = free_form
+        self.suggest = suggest if suggest is not None else Suggestions()
         self.problems: list[Problem] = []
+        # (target, destination) of every preset copied into place: the secret rules follow
+        # a secret back to the preset it was copied from.
+        self.copies: list[tuple[PathKey, PathKey]] = []
+        self._too_deep = False  # the preset depth limit is one mistake: reported once
         # Values copied into presets so far: refining N references to an M-value preset
         # copies N*M values, so the total is capped like a layer's alias expansion.
         self.copied = 0
@@ -211,8 +217,10 @@ class Folder:
     def _materialize(self, tree: dict[str, Any], preset: Preset, path: PathKey,
                      stack: tuple[PathKey, ...]) -> Any:
         if len(stack) > MAX_DEPTH:
-            self.problems.append(Problem(path, "limit", "presets refer to presets more "
-                                         f"than {MAX_DEPTH} levels deep"))
+            if not self._too_deep:
+                self._too_deep = True
+                self.problems.append(Problem(path, "limit", "presets refer to presets more "
+                                             f"than {MAX_DEPTH} levels deep"))
             return None
         resolved = self._follow(tree, preset.target, (*stack, path))
         if resolved is None:
@@ -222,6 +230,7 @@ class Folder:
             if not self._charge(base, path):
                 return None
             base = copy.deepcopy(base)
+            self.copies.append((target_path, path))
             if self.prov is not None:
                 # History reads: writes up to the reference, the preset's own, then refinements.
                 chain = self.prov.writes.get(path, [])
@@ -273,8 +282,8 @@ class Folder:
                 self.problems.append(Problem(
                     stack[-1], "reference-missing",
                     f"reference ${{{render_path(target)}}} points to nothing", None,
-                    did_you_mean_path(tree, target) or "define it (in vars, say) or fix the "
-                    "reference"))
+                    did_you_mean_path(tree, target, self.suggest) or "define it (in vars, "
+                    "say) or fix the reference"))
                 return None
             nxt = ref_target(value)
             if nxt is None:
@@ -337,6 +346,9 @@ class Folder:
                     return self._missing(edit, edit.path[: depth + 1], node)
                 value = {}
                 assign(node, part, value)
+                # the mapping this edit created is its write: a problem with it (`+tools.0=x`
+                # makes `tools` a mapping) is located at the edit
+                self._record(edit.path[: depth + 1], "merge", layer, edit.path)
             if value is not MISSING and not isinstance(value, dict | list):
                 return self._not_container(edit, edit.path[: depth + 1], value)
             if not isinstance(value, dict | list):
@@ -376,9 +388,9 @@ class Folder:
                        f"replace it whole: ++{render_path(path)}=...")
 
     def _missing(self, edit: Edit, path: PathKey, parent: Any) -> Problem:
-        keys = list(parent) if isinstance(parent, dict) else []
         free = self.free_form is None or self.free_form(path)
-        hint = mean(did_you_mean(str(path[-1]), keys)) if keys and free else None
+        hint = mean(self.suggest.closest(str(path[-1]), parent)) \
+            if isinstance(parent, dict) and parent and free else None
         if edit.kind == "set":
             hint = hint or f"to add it, write +{edit.display}=... (or ++ to add or replace)"
         return Problem(path, "override-missing", "is not set in this profile", edit.mark, hint)
@@ -413,10 +425,10 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def did_you_mean_path(tree: Any, target: PathKey) -> str | None:
+def did_you_mean_path(tree: Any, target: PathKey, suggest: Suggestions) -> str | None:
     """`did you mean 'vars.turn_detection.calm'?` for a reference to a misspelled key."""
     parent = get(tree, target[:-1]) if len(target) > 1 else tree
     if not isinstance(parent, dict):
         return None
-    close = did_you_mean(str(target[-1]), [str(k) for k in parent])
+    close = suggest.closest(str(target[-1]), (str(k) for k in parent))
     return mean(render_path((*target[:-1], close))) if close is not None else None

@@ -10,8 +10,9 @@ a profile whose interpolations are all simple never loads the ANTLR runtime.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Final
 
 NodeCallback = Callable[[Any, Any], Any]
 ResolverCallback = Callable[[str, tuple[Any, ...], tuple[str, ...]], Any]
@@ -24,6 +25,49 @@ PINNED: tuple[tuple[str, str], ...] = (
     ("omegaconf._missing", "_has_missing_spelling"),
     ("omegaconf._utils", "_get_value"),
 )
+
+
+_EMPTY_LAST: Final = re.compile(r",[ \t]*\}")
+
+
+def fill_empty_args(text: str) -> str:
+    """`${oc.env:X,}` as `${oc.env:X,''}`: OmegaConf reads a missing last argument as '' and
+    says so with a UserWarning on stderr, unlocated; writing the '' gives the same value
+    quietly. Only where the `,}` closes a resolver call (not in plain text around it, a
+    quoted argument or a `{...}` argument)."""
+    if "${" not in text or _EMPTY_LAST.search(text) is None:
+        return text
+    out: list[str] = []
+    open_: list[str] = []  # "$" for an interpolation, "{" / "[" for a bracketed argument
+    quote = ""
+    i = 0
+    while i < len(text):
+        char = text[i]
+        if char == "\\" and i + 1 < len(text):  # an escape: both characters are text
+            out.append(text[i:i + 2])
+            i += 2
+            continue
+        if quote:
+            quote = "" if char == quote else quote
+        elif text.startswith("${", i):
+            open_.append("$")
+            out.append("${")
+            i += 2
+            continue
+        elif open_ and char in "'\"":
+            quote = char
+        elif open_ and char in "{[":
+            open_.append(char)
+        elif open_ and char in "}]":
+            open_.pop()
+        elif open_ and open_[-1] == "$" and char == "," \
+                and text[i + 1:].lstrip(" \t").startswith("}"):
+            out.append(",''")
+            i += 1
+            continue
+        out.append(char)
+        i += 1
+    return "".join(out)
 
 
 def parse(text: str) -> Any:

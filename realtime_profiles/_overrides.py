@@ -27,7 +27,7 @@ from ._layer import DELETE, ENV_PREFIX, SECTIONS, Append, Edit, EditKind, Source
 from ._limits import MAX_DEPTH
 from ._paths import KeyError_, PathKey, split_key
 from ._yaml import CoreLoader, LimitError, Walker, reader_error, reader_position
-from .errors import Mark, UsageError
+from .errors import Mark, UsageError, printable
 
 COMMAND_LINE: Final = "command line"
 
@@ -40,32 +40,41 @@ def parse_key(key: str, text: str) -> PathKey:
         return split_key(key, SECTIONS, MAX_DEPTH)
     except KeyError_ as exc:
         base = text.index(key) if key and key in text else 0
-        raise _syntax(text, base + exc.offset if exc.offset else 0, exc.reason) from None
+        reason = exc.reason
+        if exc.segment is not None:  # `a.b=v` as a key: the value is not quoted
+            shown = _secrets.masked_override(exc.segment, None)
+            reason = reason.replace(repr(exc.segment), repr(shown))
+        raise _syntax(text, base + exc.offset if exc.offset else 0, reason) from None
 
 
-def parse_value(raw: str, text: str, offset: int) -> Any:
+def parse_value(raw: str, text: str, offset: int, path: PathKey | None = None) -> Any:
     """YAML-typed value: `true` is a bool, `'true'` a string, `` (nothing) an empty string.
 
     Read by the same walk and the same YAML 1.2 core schema as layer files, so the same rules
     hold: `yes` is a string, safe tags only, string keys, no duplicate keys, bounded alias
-    expansion and depth, dates kept as text.
+    expansion and depth, dates kept as text. `path` is where the value goes: when a secret
+    may be written there (`_secrets.may_hold_secret`), an error shows neither the value nor
+    anything quoted from it.
     """
+    secret = not _secrets.may_echo(path, raw) if path is not None else False
     if raw == "":
         return ""
     try:  # a shell passes undecodable bytes as surrogates (`voice=$'\xff'`)
         raw.encode("utf-8")
     except UnicodeEncodeError as exc:
-        raise _syntax(text, offset + exc.start, "not UTF-8 text") from None
+        raise _syntax(text, offset + exc.start, "not UTF-8 text", path) from None
     loader = CoreLoader(raw)
     try:
         node = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
         column = exc.problem_mark.column if exc.problem_mark else 0
-        raise _syntax(text, offset + column, f"invalid value: {exc.problem}") from None
+        # libyaml's detail may quote the text (`found undefined alias 'x'`)
+        detail = "the value is not valid YAML" if secret else f"invalid value: {exc.problem}"
+        raise _syntax(text, offset + column, detail, path) from None
     except yaml.YAMLError as exc:  # the reader's: control characters, bad encoding
         line, column = reader_position(exc, raw)
         raise _syntax(text, offset + max(column - 1, 0) * (line == 1),
-                      f"invalid value: {reader_error(exc)}") from None
+                      f"invalid value: {reader_error(exc)}", path) from None
     finally:
         loader.dispose()
     if node is None:
@@ -78,12 +87,14 @@ def parse_value(raw: str, text: str, offset: int) -> Any:
     problem = walker.problems[0] if walker.problems else None
     if problem is None and _has_marker(value):
         raise _syntax(text, offset, "!delete and `key+:` belong in layer files (here: ~key, "
-                                    "key+=[...])")
+                                    "key+=[...])", path)
     if problem is not None:
         mark = problem.mark
         column = mark.column - 1 if mark is not None and mark.line == 1 else 0
-        message = f"{problem.path}: {problem.message}" if problem.path else problem.message
-        raise _syntax(text, offset + column, message)
+        # a key inside a secret's value may be the secret itself: its path is not shown
+        message = f"{problem.path}: {problem.message}" if problem.path and not secret \
+            else problem.message
+        raise _syntax(text, offset + column, message, path)
     return value
 
 
@@ -100,13 +111,14 @@ def _has_marker(value: Any) -> bool:
     return False
 
 
-def _syntax(text: str, column: int, message: str) -> UsageError:
-    """packaging-style error: the override, then a caret under the offending column."""
-    shown = _secrets.masked_override(text)
+def _syntax(text: str, column: int, message: str, path: PathKey | None = None) -> UsageError:
+    """packaging-style error: the override, then a caret under the offending column. The
+    value is shown only when the key parsed (`path`) and cannot hold a secret."""
+    shown = _secrets.masked_override(text, path)
     if shown != text:
         column = min(column, len(shown) - 3)
     caret = " " * (len("  ") + max(column, 0)) + "^"
-    return UsageError(f"invalid override {shown!r}: {message}\n  {shown}\n{caret}")
+    return UsageError(f"invalid override {shown!r}: {message}\n  {printable(shown)}\n{caret}")
 
 
 def _display(text: str) -> str:
@@ -137,19 +149,13 @@ def parse_override(text: str) -> Edit:
             raise _syntax(text, offset + len(key) - 1, "`+=` cannot be combined with + or ++")
         kind, key = "append", key[:-1]
     path = parse_key(key, text)
-    if _secrets.holds_secret(path):  # a syntax error must not echo the secret either
-        try:
-            value = parse_value(raw, text, 0)
-        except UsageError:
-            raise UsageError(f"invalid override {key}=***: the value is not valid YAML") from None
-    else:
-        value = parse_value(raw, text, offset + len(key) + (2 if kind == "append" else 1))
+    value = parse_value(raw, text, offset + len(key) + (2 if kind == "append" else 1), path)
     return Edit(kind, path, value, _display(text), _mark(text, path))
 
 
 def _mark(text: str, path: PathKey) -> Mark:
     """Where an override came from; the value of a secret is never part of it."""
-    return Mark(f"{COMMAND_LINE}: {_secrets.override_label(text, path)}")
+    return Mark(f"{COMMAND_LINE}: {_secrets.masked_override(text, path)}")
 
 
 def parse_overrides(texts: Iterable[str]) -> list[Edit]:
@@ -182,8 +188,8 @@ def env_overrides(environ: Mapping[str, str]) -> list[tuple[str, Edit]]:
         key = ".".join(segments)
         text = f"{name}={environ[name]}"
         try:
-            path = parse_key(key, name)  # the value is not shown: it may be a secret
-            value = parse_value(environ[name], text, len(name) + 1)
+            path = parse_key(key, name)  # the name alone: the value is not shown
+            value = parse_value(environ[name], text, len(name) + 1, path)
         except UsageError as exc:
             errors.append(f"environment variable {name}: {exc.message}")
             continue
@@ -208,11 +214,13 @@ def format_override(path: PathKey, value: Any, kind: EditKind = "force") -> str:
 def _flow(value: Any) -> str:
     """YAML flow text for JSON data: `json.dumps`, except where JSON is not YAML (a float is
     given a dot, `1.0e+16`, which YAML 1.1 readers need as well; see `_NOT_PRINTABLE` for
-    strings)."""
+    strings; a key written longer than YAML's 1024-character limit for implicit keys is made
+    explicit with `? `)."""
     import json
 
     if isinstance(value, dict):
-        return "{" + ", ".join(f"{_flow(str(k))}: {_flow(v)}" for k, v in value.items()) + "}"
+        return "{" + ", ".join(f"{_key(_flow(str(k)))}: {_flow(v)}"
+                               for k, v in value.items()) + "}"
     if isinstance(value, list | tuple):
         return "[" + ", ".join(_flow(v) for v in value) + "]"
     if isinstance(value, float) and math.isfinite(value):
@@ -223,6 +231,13 @@ def _flow(value: Any) -> str:
     if isinstance(value, str):
         return _NOT_PRINTABLE.sub(_escape, json.dumps(value, ensure_ascii=False))
     return json.dumps(value)
+
+
+def _key(text: str) -> str:
+    return f"? {text} " if len(text) > _IMPLICIT_KEY_LIMIT else text
+
+
+_IMPLICIT_KEY_LIMIT: Final = 1000  # YAML: an implicit key is at most 1024 characters
 
 
 # YAML refuses raw control characters and reads raw NEL, LS and PS as line breaks, and JSON's

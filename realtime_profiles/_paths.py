@@ -74,10 +74,12 @@ _SEGMENT: Final = re.compile(r"[A-Za-z0-9_-]+\Z")
 class KeyError_(ValueError):
     """A dotted key that does not parse: the offset of the bad segment and why."""
 
-    def __init__(self, offset: int, reason: str) -> None:
+    def __init__(self, offset: int, reason: str, segment: str | None = None) -> None:
         super().__init__(reason)
         self.offset = offset
         self.reason = reason
+        self.segment = segment
+        """The bad segment as written (the caller decides whether it may be shown)."""
 
 
 def split_key(key: str, sections: tuple[str, ...], max_depth: int) -> PathKey:
@@ -94,7 +96,7 @@ def split_key(key: str, sections: tuple[str, ...], max_depth: int) -> PathKey:
     for segment in segments:
         if not _SEGMENT.match(segment):
             raise KeyError_(offset, f"invalid key segment {segment!r} (letters, digits, "
-                            "_ and - separated by dots)")
+                            "_ and - separated by dots)", segment)
         parts.append(int(segment) if segment.isdigit() else segment)
         offset += len(segment) + 1
     if parts[0] not in sections:

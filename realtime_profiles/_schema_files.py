@@ -58,6 +58,10 @@ def _targets(layer: bool, output: str | None, root: str) -> list[Path]:
         targets = [Path(root) / LAYER_SCHEMA_NAME]
     else:
         targets = [Path(SCHEMA_NAME)]
+    for target in targets:  # before anything is resolved or written
+        if "\x00" in str(target):
+            raise UsageError(f"invalid path {str(target)!r}: a file name cannot hold a NUL "
+                             "character")
     if _is_source_checkout():
         packaged = PACKAGE_DIR / (LAYER_SCHEMA_NAME if layer else SCHEMA_NAME)
         if packaged.resolve() not in {t.resolve() for t in targets}:

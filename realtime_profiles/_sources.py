@@ -161,8 +161,28 @@ Dep = FileDep | AbsentDep | EnvDep | EnvLayerDep | DirDep | LinkDep | Uncacheabl
 
 
 def env_layer_items(environ: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
-    """The environment-variable layer's inputs, sorted: what its layers are made of."""
-    return tuple(sorted((k, environ[k]) for k in environ if k.startswith(ENV_PREFIX)))
+    """The environment-variable layer's inputs, sorted: what its layers are made of. Read
+    as one snapshot: another thread may set or unset variables meanwhile."""
+    for _ in range(8):
+        try:
+            return tuple(sorted(_prefixed(environ)))
+        except (RuntimeError, KeyError):  # changed while it was read: read it again
+            continue
+    return tuple(sorted(_prefixed(dict(environ))))
+
+
+def _prefixed(environ: Mapping[str, str]) -> list[tuple[str, str]]:
+    """The REALTIME_PROFILES__* items of `environ`. A plain dict is copied in one step (no
+    Python code runs meanwhile); another mapping (`os.environ`) is read name by name, only
+    the values of our variables (a variable unset meanwhile is left out)."""
+    if type(environ) is dict:
+        return [(k, v) for k, v in list(environ.items()) if k.startswith(ENV_PREFIX)]
+    found = []
+    for name in [k for k in environ if k.startswith(ENV_PREFIX)]:
+        value = environ.get(name)
+        if value is not None:
+            found.append((name, value))
+    return found
 
 
 # -- the context a source reads through ------------------------------------------------------

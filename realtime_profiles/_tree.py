@@ -13,9 +13,10 @@ import stat
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 from ._files import NOT_THERE, StatKey, mode_without_links
+from ._secrets import masked_override
 from .errors import Mark, Problem, UsageError, did_you_mean, mean
 
 NAME_PATTERN: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*\Z")
@@ -25,7 +26,7 @@ def check_name(kind: str, name: str) -> None:
     """Refuse names that could leave the tree before any file is opened."""
     if not isinstance(name, str) or not NAME_PATTERN.match(name):
         raise UsageError(
-            f"invalid {kind} name {name!r}: names match [A-Za-z0-9][A-Za-z0-9_.-]* "
+            f"invalid {kind} name {_shown(name)!r}: names match [A-Za-z0-9][A-Za-z0-9_.-]* "
             "(no path separators, no leading dot)"
         )
 
@@ -33,7 +34,13 @@ def check_name(kind: str, name: str) -> None:
 def unknown_name(kind: str, name: str, known: Sequence[str]) -> str:
     """`unknown agent 'supprt' (did you mean 'support'?)`, or the known names."""
     hint = mean(did_you_mean(name, known)) or "known: " + (", ".join(known) or "none")
-    return f"unknown {kind} {name!r} ({hint})"
+    return f"unknown {kind} {_shown(name)!r} ({hint})"
+
+
+def _shown(name: Any) -> Any:
+    """A name as an error quotes it: an override typed where a name goes
+    (`validate ++model_config.api_key=...`) keeps its value to itself."""
+    return masked_override(name, None) if isinstance(name, str) else name
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,7 +24,7 @@ if TYPE_CHECKING:  # jsonschema is imported when a document is not certainly val
 from . import _secrets
 from ._fastschema import compile_check
 from ._layer import ENV_PREFIX, Edit
-from ._paths import MISSING, PathKey, Pattern, get, json_kind, matches, select, under
+from ._paths import MISSING, PathKey, Pattern, get, json_kind, matches, select
 from .errors import Mark, Problem, Severity, did_you_mean, mean
 
 
@@ -108,17 +108,22 @@ class DocumentValidator:
         return bool(self._validator.is_valid(document))
 
     def problems(self, document: Mapping[str, Any], locate: Locate, strict: bool = False,
-                 failed: frozenset[PathKey] = frozenset()) -> list[Problem]:
+                 failed: frozenset[PathKey] = frozenset(),
+                 hides: Callable[[PathKey], bool] | None = None) -> list[Problem]:
         """Every schema error and open-enum warning in `document`. `failed` are the paths
         whose values failed to resolve (already reported): what only follows from them is
-        not reported again."""
+        not reported again. `hides` says which values are masked (secrets and what is
+        derived from them): a message never shows them."""
         found: list[Problem] = []
+        shown = hides or _nothing_hidden
         if self._certainly_valid is None or not self._certainly_valid(document):
-            context = _Context(locate, _secrets.masked_paths(document), self.index, failed)
+            prefixes = frozenset(f[:cut] for f in failed for cut in range(len(f)))
+            context = _Context(locate, _secrets.masked_paths(document), self.index, failed,
+                               prefixes, shown)
             for error in self._validator.iter_errors(document):
                 found.extend(context.convert(error))
         warning: Severity = "error" if strict else "warning"
-        found.extend(self.open_enum_problems(document, locate, warning))
+        found.extend(self.open_enum_problems(document, locate, warning, hides=shown))
         return found
 
     def edit_problem(self, edit: Edit, variable: str | None = None) -> Problem | None:
@@ -154,19 +159,26 @@ class DocumentValidator:
         return unknown_key(self.index, self.schema, (*path[:-1], "\x00 no such key")) is None
 
     def open_enum_problems(self, document: Mapping[str, Any], locate: Locate,
-                           severity: Severity, within: Sequence[PathKey] | None = None,
-                           memo: dict[Any, Any] | None = None) -> Iterator[Problem]:
+                           severity: Severity, *, within: Sequence[PathKey] | None = None,
+                           memo: dict[Any, Any] | None = None,
+                           hides: Callable[[PathKey], bool] | None = None
+                           ) -> Iterator[Problem]:
         """Values outside an open enum's known ones, and undocumented keys in open mappings:
         in the whole document, or only inside the paths `within` (what a call changed; which
-        patterns reach into each path is kept in `memo`)."""
+        patterns reach into each path is kept in `memo`). A value `hides` masks is not
+        echoed, nor is anything close to it suggested."""
+        hidden_at = hides or _nothing_hidden
         for kind, path, value, names in self._open_values(document, within, memo):
             if kind == "known":
-                if isinstance(value, str) and value and value not in names \
-                        and _secrets.MASK not in value:  # '' is an error already (minLength)
+                if isinstance(value, str) and value and value not in names:
+                    # '' is an error already (minLength)
+                    hidden = hidden_at(path) or _secrets.MASK in value
                     mark, via = locate(path)
-                    yield Problem(path, "unknown-value", f"{value!r} is not a known value "
-                                  f"(known: {', '.join(names)}); it is sent as written", mark,
-                                  mean(did_you_mean(value, names)), severity, via)
+                    yield Problem(path, "unknown-value",
+                                  f"{_secrets.MASK if hidden else repr(value)} is not a known "
+                                  f"value (known: {', '.join(names)}); it is sent as written",
+                                  mark, None if hidden else mean(did_you_mean(value, names)),
+                                  severity, via)
             elif isinstance(value, dict):
                 for key in value:
                     if key not in names:
@@ -341,17 +353,25 @@ def _got(value: Any, secret: bool) -> str:
     return f"{json_kind(value)} {_describe(value, secret)}"
 
 
+def _nothing_hidden(path: PathKey) -> bool:
+    return False
+
+
 class _Context(NamedTuple):
     """What every converter needs: where paths were set, what must stay masked, the schema's
-    index, and the paths whose values failed to resolve."""
+    index, and the paths whose values failed to resolve (and their parents, indexed: one
+    set lookup per level of an error's path, however many values failed)."""
 
     locate: Locate
     secrets: set[PathKey]
     schema_index: SchemaIndex
     failed: frozenset[PathKey]
+    failed_parents: frozenset[PathKey]
+    hides: Callable[[PathKey], bool]
 
     def secret(self, path: PathKey) -> bool:
-        return _secrets.within_secret(path, self.secrets)
+        return self.hides(path) or any(path[:cut] in self.secrets
+                                       for cut in range(len(path), 0, -1))
 
     def at(self, error: ValidationError, path: PathKey, code: str, message: str,
            suggestion: str | None = None) -> Problem:
@@ -377,15 +397,12 @@ class _Context(NamedTuple):
         if not self.failed:
             return False
         path = _path(error)
-        for failed in self.failed:
-            if under(path, failed):
-                return True
-            if len(path) < len(failed) and under(failed, path) and (
-                    error.validator == "uniqueItems"
-                    or (error.validator in ("type", "anyOf", "oneOf")
-                        and isinstance(error.instance, dict | list))):
-                return True
-        return False
+        if any(path[:cut] in self.failed for cut in range(len(path), 0, -1)):
+            return True
+        return path in self.failed_parents and (
+            error.validator == "uniqueItems"
+            or (error.validator in ("type", "anyOf", "oneOf")
+                and isinstance(error.instance, dict | list)))
 
 
 Converter = Callable[["ValidationError", _Context], Iterator[Problem]]

@@ -6,18 +6,22 @@ at module level: each command imports the stages it uses, so `--help` stays inst
 `validate` never imports the SDK.
 
 `main(argv, stdout, stderr) -> int` is the whole program: one place maps errors to a message
-and an exit code (0 ok, 1 invalid, 2 usage), and tests call it in-process.
+and an exit code (0 ok, 1 invalid, 2 usage), and tests call it in-process. Output goes
+through streams that never raise: a closed pipe (`validate | head`) cannot turn a failed
+validation into exit 0, and output that could not be written at all (`show >&-`,
+`> /dev/full`) is an error of its own (exit 1), said on stderr.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import functools
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO, cast
 
 if TYPE_CHECKING:
     from ._matrix import Combination
@@ -53,7 +57,8 @@ environment:
                            a layer above the files and below command-line overrides
   NO_COLOR                 never colour the output
 
-exit status: 0 valid, 1 invalid profile (or differences, for diff), 2 usage error.
+exit status: 0 valid, 1 invalid profile (or differences, for diff; or the output could
+not be written), 2 usage error.
 """
 
 
@@ -296,21 +301,74 @@ def _parse(argv: list[str], out: TextIO) -> argparse.Namespace:
     args, extra = parser.parse_known_args(argv)
     if extra:
         if getattr(args, "overrides", None) is None or any(e.startswith("-") for e in extra):
-            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+            from ._secrets import masked_override
+
+            # an override among them may carry a secret: its value is not echoed
+            shown = (e if e.startswith("-") else masked_override(e, None) for e in extra)
+            parser.error(f"unrecognized arguments: {' '.join(shown)}")
         args.overrides = [*args.overrides, *extra]
     return args
+
+
+class _Stream:
+    """A text stream that never raises: the first failure to write is kept and nothing more
+    is written, so the command runs to its end and its result decides the exit status."""
+
+    def __init__(self, stream: TextIO | None) -> None:
+        self._stream = stream
+        self.error: OSError | None = None
+        if stream is None:  # `>&-`: Python starts without a stdout
+            self.error = OSError(errno.EBADF, "the stream is closed")
+
+    def write(self, text: str) -> int:
+        if self.error is None and self._stream is not None:
+            try:
+                self._stream.write(text)
+            except (OSError, ValueError) as exc:  # ValueError: a closed file object
+                self.error = exc if isinstance(exc, OSError) else OSError(errno.EBADF, str(exc))
+        return len(text)
+
+    def flush(self) -> None:
+        if self.error is None and self._stream is not None:
+            try:
+                self._stream.flush()
+            except (OSError, ValueError) as exc:
+                self.error = exc if isinstance(exc, OSError) else OSError(errno.EBADF, str(exc))
+
+    def isatty(self) -> bool:
+        try:
+            return self._stream is not None and self._stream.isatty()
+        except (OSError, ValueError):
+            return False
 
 
 def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None,
          stderr: TextIO | None = None) -> int:
     """Run one command; return its exit status. Never raises for a user's mistake."""
-    out = stdout if stdout is not None else sys.stdout
-    err = stderr if stderr is not None else sys.stderr
+    argv = list(sys.argv[1:] if argv is None else argv)
+    out = _Stream(stdout if stdout is not None else sys.stdout)
+    err = _Stream(stderr if stderr is not None else sys.stderr)
+    code = _run(argv, cast("TextIO", out), cast("TextIO", err))
+    out.flush()
+    if out.error is not None and not isinstance(out.error, BrokenPipeError):
+        # the reader closing the pipe early (`| head`) is its choice; anything else lost
+        # the output: say so, and never report success
+        reason = out.error.strerror or str(out.error)
+        print(f"{_color('error', cast('TextIO', err))}: cannot write to standard output: "
+              f"{reason}", file=err)
+        code = max(code, EXIT_INVALID)
+    err.flush()
+    return code
+
+
+def _run(argv: list[str], out: TextIO, err: TextIO) -> int:
+    """Parse and run; every error becomes a message and an exit status (JSON on stdout as
+    well when the command was asked for `--format json`)."""
+    json_wanted = _wants_json(argv)
     try:
-        args = _parse(list(sys.argv[1:] if argv is None else argv), out)
+        args = _parse(argv, out)
     except _ArgError as exc:
-        print(exc, file=err)
-        return EXIT_USAGE
+        return _fail(str(exc), EXIT_USAGE, (), out, err, json_wanted=json_wanted)
     except _HelpShown as shown:
         return shown.status
     if args.command is None:
@@ -318,32 +376,86 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None,
         return EXIT_USAGE
     from .errors import ProfileError
 
+    json_wanted = getattr(args, "format", None) == "json"
     try:
         return int(_COMMANDS[args.command](args, out, err))
     except ProfileError as exc:
-        _print_problems(exc.problems, err)
-        print(f"{_color('error', err)}: {exc.message}", file=err)
-        return exc.exit_code
+        return _fail(exc.message, exc.exit_code, exc.problems, out, err,
+                     json_wanted=json_wanted)
     except KeyboardInterrupt:
         return 130
-    except BrokenPipeError:
-        return EXIT_OK
     except OSError as exc:  # an unreadable folder or file under the root: the machine's
         # state, not a bug; say which path and why, never a traceback
         where = f" {exc.filename!r}" if exc.filename else ""
-        print(f"{_color('error', err)}: cannot read{where}: {exc.strerror or exc}", file=err)
-        return 1
+        return _fail(f"cannot read{where}: {exc.strerror or exc}", EXIT_INVALID, (), out, err,
+                     json_wanted=json_wanted)
+
+
+def _wants_json(argv: Sequence[str]) -> bool:
+    """`--format json` (or `--format=json`) among arguments that did not parse."""
+    from itertools import pairwise
+
+    return "--format=json" in argv or any(
+        a == "--format" and b == "json" for a, b in pairwise(argv))
+
+
+def _fail(message: str, code: int, problems: Sequence[Problem], out: TextIO, err: TextIO, *,
+          json_wanted: bool) -> int:
+    """Report an error: its problems and message on stderr, and, when JSON was asked for,
+    one JSON object on stdout, so a CI tool parsing stdout always gets JSON."""
+    from .errors import printable
+
+    _print_problems(_capped(problems), err)
+    if len(problems) > _shown_limit():
+        print(f"... and {len(problems) - _shown_limit()} more", file=err)
+    print(f"{_color('error', err)}: {printable(message, keep_newlines=True)}", file=err)
+    if json_wanted:
+        import json
+
+        payload = {"ok": False, "exit_code": code, "error": message,
+                   "problems": [p.as_dict() for p in _capped(problems)],
+                   "omitted": max(len(problems) - _shown_limit(), 0)}
+        json.dump(payload, out, indent=2)  # ASCII: a name may hold undecodable bytes
+        out.write("\n")
+    return code
+
+
+def _shown_limit() -> int:
+    from ._limits import MAX_SHOWN_PROBLEMS
+
+    return MAX_SHOWN_PROBLEMS
+
+
+def _capped(problems: Sequence[Problem]) -> Sequence[Problem]:
+    return problems[:_shown_limit()]
 
 
 def main_entry() -> None:
     """Console-script entry point."""
-    sys.exit(main())
+    code = main()
+    # The interpreter flushes stdout once more on exit: after a broken pipe or a full disk
+    # that flush would fail again and print a traceback-like notice (and exit 120). Point
+    # the descriptor at /dev/null first (the recipe in Python's signal documentation).
+    stream = sys.stdout
+    if stream is not None:
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            try:
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, stream.fileno())
+            except (OSError, ValueError):
+                pass
+    sys.exit(code)
 
 
 # -- output helpers ------------------------------------------------------------------------
 
 def _use_color(stream: TextIO) -> bool:
-    return "NO_COLOR" not in os.environ and hasattr(stream, "isatty") and stream.isatty()
+    try:
+        return "NO_COLOR" not in os.environ and hasattr(stream, "isatty") and stream.isatty()
+    except (OSError, ValueError):
+        return False
 
 
 def _color(word: str, stream: TextIO, code: str = "31") -> str:
@@ -407,8 +519,10 @@ def _registry_problems(args: argparse.Namespace, result: CheckResult) -> CheckRe
 # -- commands ------------------------------------------------------------------------------
 
 def _cmd_list(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from .errors import printable
+
     tree = _loader(args, plugins=False).tree()
-    print(f"root: {tree.root}", file=out)
+    print(f"root: {printable(str(tree.root))}", file=out)
     print("agents: " + (", ".join(tree.agents) or "(none)"), file=out)
     print("environments: " + (", ".join(tree.envs) or "(none)"), file=out)
     pairs = [f"{a}@{e}" for a, e in tree.agent_envs()]
@@ -452,19 +566,19 @@ def _cmd_show(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             raise ProfileValidationError(f"{args.agent}@{args.env or '-'}: "
                                          f"{summarize(unknown)}", unknown)
         _note_no_env(loader, args, err)
-        _print_problems(profile.warnings, err)
+        _print_problems(_capped(profile.warnings), err)
         document = profile.document()
     else:
         result = _registry_problems(args, loader.check(args.agent, args.env, args.overrides,
                                                        **choice))
         _note_no_env(loader, args, err)
-        _print_problems(result.problems, err)
         if result.profile is None:
             from .errors import summarize
 
-            print(f"{_color('error', err)}: {args.agent}@{args.env or '-'}: "
-                  f"{summarize(result.problems)}", file=err)
-            return EXIT_INVALID
+            return _fail(f"{args.agent}@{args.env or '-'}: {summarize(result.problems)}",
+                         EXIT_INVALID, result.problems, out, err,
+                         json_wanted=args.format == "json")
+        _print_problems(_capped(result.problems), err)
         profile = result.profile
         document = profile.redacted()
     if args.fingerprint:
@@ -494,6 +608,7 @@ def _combinations(loader: Loader, args: argparse.Namespace) -> list[Combination]
     from .errors import UsageError
 
     tree = loader.tree()
+    # each combination once, however often it is named (`validate a a --env p --env p`)
     agents = list(dict.fromkeys(args.agents)) or list(tree.agents)
     envs: list[str | None] = list(dict.fromkeys(args.envs or ())) or list(tree.envs) or [None]
     messages = [unknown_name("agent", a, tree.agents) for a in agents if not tree.has_agent(a)]
@@ -538,6 +653,7 @@ def _cmd_validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     for problem in strays:
         where.setdefault(problem, [])
     problems = sorted_problems(where)
+    shown, omitted = _shown_per_combination(problems, where)
     invalid = sum(1 for r in results if not r.ok)
     sampled = f" (an even sample of {total})" if len(matrix) < total else ""
     result_line = (f"{len(results)} profile{'s' * (len(results) != 1)} checked{sampled}: "
@@ -553,16 +669,23 @@ def _cmd_validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             "profiles": [{"agent": r.agent, "env": r.env, "facets": dict(c.facets),
                           "label": c.label(), "ok": r.ok, "errors": len(r.errors),
                           "warnings": len(r.problems) - len(r.errors),
+                          "omitted": omitted.get(c.label(), 0),
                           "fingerprint": r.profile.fingerprint if r.profile else None}
                          for c, r in zip(matrix, results, strict=True)],
-            "problems": [{**p.as_dict(), "profiles": where[p]} for p in problems],
+            "problems": [{**p.as_dict(), "profiles": where[p]} for p in shown],
+            "omitted": len(problems) - len(shown),
         }
         json.dump(payload, out, indent=2)
         out.write("\n")
     else:
-        suffix = {i: f" [{_combination_list(where[p])}]" if where[p] else ""
-                  for i, p in enumerate(problems)}
-        _print_problems(problems, err, suffix)
+        suffix = {i: _profiles_suffix(where[p]) for i, p in enumerate(shown)}
+        _print_problems(shown, err, suffix)
+        by_count: dict[int, list[str]] = {}
+        for name, count in omitted.items():
+            by_count.setdefault(count, []).append(name)
+        for count, names in sorted(by_count.items(), reverse=True):
+            print(f"... and {count} more problem{'s' * (count != 1)} in "
+                  f"{_list_names(names)}", file=err)
         if any(c.facets for c in matrix):
             for line in summary(matrix):
                 print(line, file=out)
@@ -570,21 +693,52 @@ def _cmd_validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return EXIT_INVALID if invalid or any(p.severity == "error" for p in strays) else EXIT_OK
 
 
-def _combination_list(labels: Sequence[str], shown: int = 8) -> str:
-    """The combinations a problem affects, the first few by name."""
-    if len(labels) <= shown:
-        return ", ".join(labels)
-    return ", ".join(labels[:shown]) + f", ... and {len(labels) - shown} more"
+def _shown_per_combination(problems: Sequence[Problem], where: dict[Problem, list[str]]
+                           ) -> tuple[list[Problem], dict[str, int]]:
+    """The problems to print — each combination's first `MAX_SHOWN_PROBLEMS`, in reading
+    order — and how many of each combination's are left out (one root cause in a large
+    tree could otherwise print a line per value)."""
+    limit = _shown_limit()
+    printed: dict[str, int] = {}
+    total: dict[str, int] = {}
+    shown: list[Problem] = []
+    for problem in problems:
+        names = where[problem]
+        for name in names:
+            total[name] = total.get(name, 0) + 1
+        if not names or any(printed.get(name, 0) < limit for name in names):
+            shown.append(problem)
+            for name in names:
+                printed[name] = printed.get(name, 0) + 1
+    omitted = {name: count - printed.get(name, 0) for name, count in total.items()
+               if count > printed.get(name, 0)}
+    return shown, omitted
+
+
+def _profiles_suffix(names: Sequence[str]) -> str:
+    return f" [{_list_names(names)}]" if names else ""
+
+
+def _list_names(names: Sequence[str]) -> str:
+    """`a@dev, a@prod`, or the first few and `and N more`."""
+    from ._limits import MAX_SHOWN_PROFILES
+
+    if len(names) <= MAX_SHOWN_PROFILES:
+        return ", ".join(names)
+    return (", ".join(names[:MAX_SHOWN_PROFILES])
+            + f" and {len(names) - MAX_SHOWN_PROFILES} more")
 
 
 def _cmd_explain(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from .errors import printable
+
     loader = _loader(args)
     facets = _facets(args)
     if args.bucket is not None:
         facets = loader.check(args.agent, args.env, facets=facets, bucket=args.bucket).facets
     explanation = loader.explain(args.agent, args.env, args.key, args.overrides, facets=facets)
     _note_no_env(loader, args, err)
-    print(explanation.render(), file=out)
+    print(printable(explanation.render(), keep_newlines=True), file=out)
     return EXIT_OK
 
 
@@ -596,7 +750,11 @@ def _split_profile(text: str, envs: list[str]) -> tuple[str, str | None]:
 
 
 def _cmd_diff(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from .errors import UsageError
+    import json
+
+    from ._paths import render_path
+    from .errors import UsageError, printable
+    from .profile import ABSENT
 
     envs = list(args.envs)
     specs = list(args.profiles)
@@ -610,42 +768,21 @@ def _cmd_diff(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     sides = [_split_profile(s, envs) for s in specs]
     if args.wire:
         return _wire_diff(args, loader, sides, out, err)
-    facets = _facets(args)
-    documents = []
-    chosen: list[dict[str, str]] = []
-    for agent, env in sides:
-        result = loader.check(agent, env, facets=facets, bucket=args.bucket)
-        chosen.append(result.facets)
-        if result.profile is None:
-            _print_problems(result.problems, err)
-            raise UsageError(f"{agent}@{env or '-'} does not validate; fix it before diffing")
-        documents.append(result.profile.redacted())
+    differences = loader.diff(sides[0], sides[1], facets=_facets(args),
+                              bucket=args.bucket)  # each side composed once
     labels = [f"{a}@{e or '-'}" for a, e in sides]
     width = max(len(label) for label in labels)
-    differences = 0
-    import json
-
-    from ._fingerprint import is_stamp
-    from ._paths import MISSING, leaf_diff
-
-    for path, left, right in leaf_diff(documents[0], documents[1]):
-        if is_stamp(path):  # fingerprints differ whenever anything else does
-            continue
-        differences += 1
-        from ._paths import render_path
-
-        key = render_path(path)
-        print(key, file=out)
-        for (agent, env), label, value, side_facets in zip(sides, labels, (left, right), chosen,
-                                                            strict=True):
-            shown = "(absent)" if value is MISSING else json.dumps(value, ensure_ascii=False)
-            origin = ""
-            if value is not MISSING:
-                writes = loader.explain_path(agent, env, path, facets=side_facets).writes
-                origin = f"  {writes[-1].describe()}" if writes else ""
-            print(f"  {label.ljust(width)}  {shown}{origin}", file=out)
-    print(f"{differences} difference{'s' * (differences != 1)} between {labels[0]} and "
-          f"{labels[1]}", file=out)
+    for difference in differences:
+        note = "  (masked: the values or their sources differ)" if difference.masked else ""
+        print(printable(render_path(difference.path)) + note, file=out)
+        for label, value, origin in ((labels[0], difference.left, difference.left_origin),
+                                     (labels[1], difference.right, difference.right_origin)):
+            shown = "(absent)" if value is ABSENT else json.dumps(value, ensure_ascii=False)
+            where = f"  {printable(origin)}" if origin else ""
+            print(f"  {label.ljust(width)}  {shown}{where}", file=out)
+    count = len(differences)
+    print(f"{count} difference{'s' * (count != 1)} between {labels[0]} and {labels[1]}",
+          file=out)
     return EXIT_INVALID if differences else EXIT_OK
 
 

@@ -7,10 +7,12 @@ fixes a tree in one round trip instead of one error per run.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Final, Literal
 
+from ._limits import MAX_SHOWN_PROBLEMS, SUGGESTION_BUDGET
 from ._paths import PathKey, render_path
 
 if TYPE_CHECKING:
@@ -85,7 +87,7 @@ class Problem:
             text += f" ({self.suggestion})"
         if self.via:
             text += " [via " + ", ".join(m.render(cwd) for m in self.via) + "]"
-        return text
+        return printable(text)
 
     def __str__(self) -> str:
         return self.render()
@@ -128,11 +130,12 @@ class ProfileError(Exception):
         self.problems: tuple[Problem, ...] = sorted_problems(problems)
 
     def render(self, cwd: Path | None = None) -> str:
-        """The message, then one line per problem."""
-        lines = [p.render(cwd) for p in self.problems]
-        if not lines:
-            return self.message
-        return "\n".join([*lines, self.message])
+        """One line per problem (at most `MAX_SHOWN_PROBLEMS`, then `... and N more`), then
+        the message; `problems` keeps every one."""
+        lines = [p.render(cwd) for p in self.problems[:MAX_SHOWN_PROBLEMS]]
+        if len(self.problems) > MAX_SHOWN_PROBLEMS:
+            lines.append(f"... and {len(self.problems) - MAX_SHOWN_PROBLEMS} more")
+        return "\n".join([*lines, printable(self.message, keep_newlines=True)])
 
     def __str__(self) -> str:
         return self.render()
@@ -173,16 +176,80 @@ def summarize(problems: Iterable[Problem]) -> str:
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
-    """The choice closest to `word`, or None when nothing is close (`voic` -> `voice`)."""
-    import difflib  # only on the error path
+    """The choice closest to `word`, or None when nothing is close (`voic` -> `voice`).
 
-    pool = list(choices)
-    matches = difflib.get_close_matches(word, pool, n=1, cutoff=0.6)
-    if matches:
-        return matches[0]
-    # `semantic-vad` vs `semantic_vad`: separators are the usual slip.
-    folded = {c.replace("-", "_").lower(): c for c in pool}
-    return folded.get(word.replace("-", "_").lower())
+    Unbounded: for a few choices (keys of one schema object, names on a command line). Work
+    that grows with the input (one suggestion per failing reference) goes through a
+    composition's `Suggestions`, whose budget bounds the total."""
+    return Suggestions(None).closest(word, choices)
+
+
+class Suggestions:
+    """Did-you-mean with a budget: one composition's suggestions together compare at most
+    `budget` characters, so N failing references against N keys cost O(N), not O(N^2).
+
+    What `difflib.get_close_matches(word, choices, n=1, cutoff=0.6)` returns (the same
+    ratios and ties), then the separator-insensitive match (`semantic-vad` for
+    `semantic_vad`); choices are read lazily, and once the budget is spent a suggestion is
+    simply omitted (None), never guessed.
+    """
+
+    __slots__ = ("left",)
+
+    def __init__(self, budget: int | None = SUGGESTION_BUDGET) -> None:
+        self.left = budget
+
+    def closest(self, word: str, choices: Iterable[str]) -> str | None:
+        if self.left is not None and self.left <= 0:
+            return None
+        import difflib  # only on the error path
+
+        matcher = difflib.SequenceMatcher()
+        matcher.set_seq2(word)
+        best: tuple[float, str] | None = None
+        folded_word = _fold(word)
+        folded: str | None = None
+        for choice in choices:
+            if self.left is not None:
+                self.left -= len(choice) + 1
+                if self.left < 0:
+                    return None
+            if _fold(choice) == folded_word:
+                folded = choice  # the last one, as a dict keyed by the folded form keeps
+            matcher.set_seq1(choice)
+            if matcher.real_quick_ratio() < 0.6 or matcher.quick_ratio() < 0.6:
+                continue
+            if self.left is not None:
+                self.left -= len(choice) * max(len(word), 1)
+            score = matcher.ratio()
+            if score >= 0.6 and (best is None or (score, choice) > best):
+                best = (score, choice)
+        return best[1] if best is not None else folded
+
+
+def _fold(text: str) -> str:
+    """`semantic-vad` and `Semantic_VAD` alike: separators and case are the usual slips."""
+    return text.replace("-", "_").lower()
+
+
+# C0 and C1 control characters, DEL, line and paragraph separators, the bidirectional
+# controls that can make a terminal show something other than what a file says, and lone
+# surrogates (undecodable bytes of a file name or argument), which cannot be written at all.
+_UNPRINTABLE: Final = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+
+
+def printable(text: str, *, keep_newlines: bool = False) -> str:
+    """`text` safe for a terminal: raw control characters (ESC, CR, ...) become `\\x1b`-style
+    escapes, so a key written as `"a\\eb"` in YAML cannot recolour, erase or fake a line."""
+    if keep_newlines:
+        return "\n".join(printable(line) for line in text.split("\n"))
+    return _UNPRINTABLE.sub(_escape, text)
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
 
 
 def mean(match: str | None) -> str | None:

@@ -58,7 +58,15 @@ from .errors import (
     sorted_problems,
     summarize,
 )
-from .profile import CheckResult, Explanation, GraphNode, Profile, copy_json
+from .profile import (
+    ABSENT,
+    CheckResult,
+    Difference,
+    Explanation,
+    GraphNode,
+    Profile,
+    copy_json,
+)
 
 
 class _Graph(NamedTuple):
@@ -295,7 +303,7 @@ class Loader:
         problems = list(sorted_problems([*finish(comp, self.validator, self._checks, strict),
                                          *graph.problems]))
         errors = [p for p in problems if p.severity == "error"]
-        raise_for_overrides(errors, comp.layers)
+        raise_for_overrides(errors, comp)
         where = _label(request.agent, request.env, comp.facets)
         if comp.missing_secrets and all(p.code == "secret-unavailable" for p in errors):
             names = ", ".join(sorted(set(comp.missing_secrets.values())))
@@ -391,7 +399,7 @@ class Loader:
         graph = self._graph(request, comp, strict, run)
         problems = list(sorted_problems([*finish(comp, self.validator, self._checks, strict),
                                          *graph.problems]))
-        raise_for_overrides(problems, comp.layers)
+        raise_for_overrides(problems, comp)
         errors = [p for p in problems if p.severity == "error"]
         profile = None if errors else self._profile(comp, request, problems, graph)
         return (CheckResult(request.agent, request.env, tuple(problems), profile,
@@ -429,33 +437,27 @@ class Loader:
                 (path, call_overrides[key]) for key, path, _ in parsed))
         comp = self._compose(request, lenient=True)
         _stamp(comp)
-        if _fingerprint.is_stamp(path) and get(comp.document, path) is not MISSING:
-            return Explanation(render_path(path), get(comp.document, path), (),
-                               note="stamped by the loader: the fingerprint of this "
-                                    "configuration (fingerprint: {stamp: false} turns it off)")
-        value = get(comp.document, path)
-        if value is MISSING and get(comp.raw, path) is MISSING:
-            deleted = _deletion(comp.provenance(), path)
-            if deleted is not None:  # `!delete` or `~key`: its history ends there
-                return Explanation(render_path(path), None, deleted, deleted=True)
-            parent = get(comp.document, path[:-1]) if len(path) > 1 else comp.document
-            hint = mean(did_you_mean(str(path[-1]), list(parent))) \
-                if isinstance(parent, dict) else None
-            raise UsageError(f"{render_path(path)} is not set in {agent}@{env or '-'}"
-                             + (f" ({hint})" if hint else ""))
-        if value is MISSING:
-            value = get(comp.raw, path)
-        writes = comp.provenance().writes_for(path)
-        hidden = (*comp.secrets, *_secrets.SECRET_MAPPINGS)
-        secret = any(under(path, s) for s in hidden)
-        if secret:  # the real value never leaves through the API either (docs/security.md)
-            value = _secrets.MASK
-            writes = [replace(w, value=_secrets.MASK) for w in writes]
-        else:  # `explain model_config`: the secrets inside are *** too
-            value = _secrets.mask_below(value, path, hidden, copy_json)
-        note = "no layer names the agent: the profile's agent name" \
-            if path == ("agent", "name") and get(comp.raw, path) is MISSING else None
-        return Explanation(render_path(path), value, tuple(writes), secret, note)
+        return _explain(comp, path, _label(agent, env, comp.facets))
+
+    def diff(self, left: tuple[str, str | None], right: tuple[str, str | None],
+             overrides: Iterable[str] = (), *, facets: Mapping[str, str] | None = None,
+             bucket: str | None = None) -> list[Difference]:
+        """Leaf-level differences between two profiles (agent, env) in the same facet
+        options, each composed once: values as they may be shown (a masked value is `***`,
+        and differs when the real values or the references they come from differ) with the
+        write that set each. The loader's stamps (the fingerprint) are left out."""
+        sides = []
+        for agent, env in (left, right):
+            request = self._request(agent, env, overrides, facets, bucket)
+            comp = self._compose(request, lenient=True)
+            problems = finish(comp, self.validator, self._checks, False)
+            raise_for_overrides(problems, comp)
+            errors = [p for p in problems if p.severity == "error"]
+            if errors:
+                raise UsageError(f"{_label(agent, env, comp.facets)} does not validate; fix "
+                                 "it before diffing", errors)
+            sides.append(comp)
+        return _differences(sides[0], sides[1])
 
     # -- the source context (`_sources.Context`) -------------------------------------------
     def read_layer(self, source: Source, path: Path,
@@ -540,6 +542,7 @@ class Loader:
             fingerprint=fingerprint,
             _secrets=comp.secrets,
             _unset=dict(comp.unset),
+            _derived=comp.hidden_in_document(),
             _explainer=lambda key: self.explain(agent, env, key, overrides, facets=facets),
         )
 
@@ -737,6 +740,98 @@ def _deletion(prov: Provenance, path: PathKey) -> tuple[Write, ...] | None:
             writes = prov.writes_for(path) if cut < len(path) else chain
             return (*(w for w in writes if w is not chain[-1]), chain[-1])
     return None
+
+
+def _explain(comp: Composition, path: PathKey, label: str) -> Explanation:
+    """Where the value at `path` came from, masked wherever it must be (a secret, a mapping of
+    secrets, a value derived from what a secret reads, an override that wrote one); a stamp
+    of the loader's and a deleted key say so."""
+    if _fingerprint.is_stamp(path) and get(comp.document, path) is not MISSING:
+        return Explanation(render_path(path), get(comp.document, path), (),
+                           note="stamped by the loader: the fingerprint of this "
+                                "configuration (fingerprint: {stamp: false} turns it off)")
+    value = get(comp.document, path)
+    if value is MISSING and get(comp.raw, path) is MISSING:
+        deleted = _deletion(comp.provenance(), path)
+        if deleted is not None:  # `!delete` or `~key`: its history ends there
+            history = tuple(replace(w, mark=comp.shown_mark(w.mark)) for w in deleted)
+            return Explanation(render_path(path), None, history, deleted=True)
+        parent = get(comp.document, path[:-1]) if len(path) > 1 else comp.document
+        hint = mean(did_you_mean(str(path[-1]), parent)) if isinstance(parent, dict) else None
+        raise UsageError(f"{render_path(path)} is not set in {label}"
+                         + (f" ({hint})" if hint else ""))
+    if value is MISSING:
+        value = get(comp.raw, path)
+    writes = [replace(w, mark=comp.shown_mark(w.mark))
+              for w in comp.provenance().writes_for(path)]
+    hidden = (*comp.secrets, *_secrets.SECRET_MAPPINGS)
+    secret = any(under(path, s) for s in hidden) or comp.hides(path)
+    if secret:  # the real value never leaves through the API either (docs/security.md)
+        value = _secrets.MASK
+        writes = [replace(w, value=_secrets.MASK) for w in writes]
+    else:  # `explain model_config` or `explain vars`: what is masked inside is *** too
+        if comp.flow:
+            value = comp.flow.mask(value, path)
+        value = _secrets.mask_below(value, path, hidden, copy_json)
+        writes = [replace(w, value=_secrets.MASK) if w.value is not None and comp.flow
+                  and comp.flow.holds(path) and not isinstance(w.value, str) else w
+                  for w in writes]
+    note = "no layer names the agent: the profile's agent name" \
+        if path == ("agent", "name") and get(comp.raw, path) is MISSING else None
+    return Explanation(render_path(path), value, tuple(writes), secret, note)
+
+
+def _differences(left: Composition, right: Composition) -> list[Difference]:
+    """The leaves that differ between two compositions, as they may be shown."""
+    found: list[Difference] = []
+    for path, one, two in _every_leaf(left.document, right.document, ()):
+        if _fingerprint.is_stamp(path):  # fingerprints differ whenever anything else does
+            continue
+        hidden = [_hidden(comp, path) for comp in (left, right)]
+        if any(hidden):
+            sources = [get(comp.raw, path) for comp in (left, right)]
+            if one == two and type(one) is type(two) and sources[0] == sources[1]:
+                continue
+        elif one == two and type(one) is type(two):
+            continue
+        shown = tuple(_shown_leaf(comp, path, value, hide)
+                      for comp, value, hide in zip((left, right), (one, two), hidden, strict=True))
+        origins = tuple(_origin(comp, path, value)
+                        for comp, value in zip((left, right), (one, two), strict=True))
+        found.append(Difference(path, shown[0], shown[1], origins[0], origins[1], any(hidden)))
+    return found
+
+
+def _hidden(comp: Composition, path: PathKey) -> bool:
+    return comp.hides(path) or any(under(path, s) for s in comp.secrets)
+
+
+def _shown_leaf(comp: Composition, path: PathKey, value: Any, hidden: bool) -> Any:
+    if value is ABSENT or not hidden:
+        return value
+    variables = comp.unset.get(path)
+    return _secrets.unset_text(variables) if variables else _secrets.MASK
+
+
+def _origin(comp: Composition, path: PathKey, value: Any) -> str | None:
+    if value is ABSENT:
+        return None
+    writes = comp.provenance().writes_for(path)
+    if not writes:
+        return None
+    return replace(writes[-1], mark=comp.shown_mark(writes[-1].mark)).describe()
+
+
+def _every_leaf(left: Any, right: Any, path: PathKey) -> list[tuple[PathKey, Any, Any]]:
+    """Every leaf path of the two, equal or not (a masked pair is judged by its sources too,
+    which `_paths.leaf_diff` cannot see), in the order of the left side, then the keys only
+    the right side has."""
+    if isinstance(left, dict) and isinstance(right, dict):
+        found = []
+        for key in [*left, *(k for k in right if k not in left)]:
+            found += _every_leaf(left.get(key, ABSENT), right.get(key, ABSENT), (*path, key))
+        return found
+    return [(path, left, right)]
 
 
 def load_profile(

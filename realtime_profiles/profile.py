@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
+from ._paths import PathKey
 from .errors import Problem, UsageError
 
 MASK = "***"  # what a secret is shown as (the same as `_secrets.MASK`; a test keeps them equal)
 
 if TYPE_CHECKING:
-    from ._paths import PathKey
     from ._provenance import Write
 
 
@@ -124,6 +124,9 @@ class Profile:
     fingerprint: str = ""
     _secrets: tuple[PathKey, ...] = field(default=(), repr=False)
     _unset: dict[PathKey, tuple[str, ...]] = field(default_factory=dict, repr=False)
+    # values shown as *** because they derive from what a secret reads (call_id: the same
+    # ${oc.env:OPENAI_API_KEY}, instructions: ${model_config.api_key}, ...)
+    _derived: tuple[PathKey, ...] = field(default=(), repr=False)
     _explainer: Callable[[str], Explanation] | None = field(default=None, repr=False,
                                                             compare=False)
 
@@ -140,10 +143,15 @@ class Profile:
         return {k: copy_json(v) for k, v in full.items() if v}
 
     def redacted(self) -> dict[str, Any]:
-        """`document()` with every secret shown as `***` (or `*** (unset: VAR)`)."""
+        """`document()` with every secret shown as `***` (or `*** (unset: VAR)`), and every
+        value derived from what a secret reads as `***`."""
         from ._secrets import redact  # only when shown: a worker's load never pays for it
 
-        return redact(self.document(), self._secrets, self._unset)
+        return redact(self.document(), self._secrets, self._unset, self._derived)
+
+    def hidden_paths(self) -> tuple[PathKey, ...]:
+        """Every path `redacted()` masks (secrets and what is derived from them)."""
+        return (*self._secrets, *self._derived)
 
     def explain(self, key: str) -> Explanation:
         """Where `key` (dotted, relative to run_config unless prefixed) got its value."""
@@ -210,6 +218,28 @@ def copy_json(value: Any) -> Any:
     if type(value) is not str and isinstance(value, str):
         return str(value)
     return value
+
+
+class _Absent:
+    """A side of a difference where the key is not set."""
+
+    def __repr__(self) -> str:
+        return "ABSENT"
+
+
+ABSENT: Any = _Absent()
+
+
+class Difference(NamedTuple):
+    """One leaf where two profiles differ, as it may be shown: `left` and `right` are the
+    values (`***` where masked; `ABSENT` where not set) and the writes that set them."""
+
+    path: PathKey
+    left: Any
+    right: Any
+    left_origin: str | None
+    right_origin: str | None
+    masked: bool = False
 
 
 @dataclass(frozen=True)

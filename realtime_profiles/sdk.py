@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar, cast
 
 from agents import FunctionTool, OutputGuardrail, function_tool
@@ -84,10 +84,21 @@ class RegistryError(ProfileError):
 
 @dataclass(frozen=True)
 class BoundProfile:
-    """A profile's run and model configs with every name replaced by its object."""
+    """A profile's run and model configs with every name replaced by its object. Its repr
+    masks what the profile's does (secrets, and what is derived from them)."""
 
     run_config: dict[str, Any]
     model_config: dict[str, Any]
+    hidden: tuple[PathKey, ...] = field(default=(), repr=False, compare=False)
+
+    def __repr__(self) -> str:
+        from . import _secrets
+        from .profile import copy_json
+
+        shown = copy_json({"run_config": self.run_config, "model_config": self.model_config})
+        masked = _secrets.redact(shown, (), {}, self.hidden)
+        return (f"BoundProfile(run_config={masked['run_config']!r}, "
+                f"model_config={masked['model_config']!r})")
 
 
 def is_agent(obj: Any) -> bool:
@@ -216,7 +227,8 @@ class Registry:
         _raise(problems)
         for path, obj in per_call.items():
             set_at(document, path, obj)
-        return BoundProfile(document["run_config"], document["model_config"])
+        return BoundProfile(document["run_config"], document["model_config"],
+                            profile.hidden_paths())
 
     def realtime_agent(self, profile: Profile) -> RealtimeAgent[Any]:
         """The profile's agent as a `RealtimeAgent`, with its handoffs built from the agents of

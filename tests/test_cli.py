@@ -399,3 +399,155 @@ def test_no_env_in_a_tree_with_environments_says_so_in_one_line(
 def test_no_note_where_there_are_no_environments(tree: Tree) -> None:
     tree({"agents/a.yaml": "{}\n"})
     assert run("show", "a")[2] == ""
+
+
+# -- exit status whatever happens to the output (issue 13, finding 9) ------------------------
+
+SCRIPT = shutil.which("realtime-profiles", path=str(Path(sys.executable).parent))
+
+
+def script_env(**extra: str) -> dict[str, str]:
+    import os
+
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("REALTIME_PROFILES") and k != "OPENAI_API_KEY"}
+    return {**env, **extra}
+
+
+class Failing(io.StringIO):
+    """A stdout whose every write fails with `error`."""
+
+    def __init__(self, error: OSError) -> None:
+        super().__init__()
+        self.error = error
+
+    def write(self, text: str) -> int:
+        raise self.error
+
+
+INVALID = {"agents/a.yaml": "run_config: {model_settings: {speed: 9}}\n",
+           "agents/b.yaml": "{}\n"}
+
+
+def test_a_closed_pipe_keeps_the_result(tree: Tree) -> None:
+    import errno
+
+    tree(INVALID)
+    err = io.StringIO()
+    assert main(["validate", "--format", "json"], Failing(BrokenPipeError(errno.EPIPE, "x")),
+                err) == 1
+    assert "cannot write" not in err.getvalue()  # the reader left: its choice, not ours
+    assert main(["show", "b"], Failing(BrokenPipeError(errno.EPIPE, "x")), err) == 0
+    # the real thing: `validate --format json | head -c 0` under pipefail
+    assert SCRIPT is not None
+    process = subprocess.Popen([SCRIPT, "validate", "--format", "json"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               env=script_env())
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()  # before the first write: the write gets EPIPE
+    stderr = process.stderr.read().decode()
+    process.stderr.close()
+    assert process.wait(timeout=60) == 1, stderr
+    assert "Traceback" not in stderr and "Exception ignored" not in stderr
+
+
+@pytest.mark.parametrize("redirect", [">&-", "> /dev/full"])
+def test_output_that_cannot_be_written_is_an_error(tree: Tree, redirect: str) -> None:
+    import errno
+
+    tree(INVALID)
+    err = io.StringIO()
+    assert main(["show", "b"], Failing(OSError(errno.ENOSPC, "No space left on device")),
+                err) == 1
+    assert err.getvalue() == ("error: cannot write to standard output: No space left on "
+                              "device\n")
+    if redirect.endswith("full") and not Path("/dev/full").exists():
+        pytest.skip("no /dev/full here")
+    for command in ("show b", "validate b --format json"):
+        done = subprocess.run(f"{SCRIPT} {command} {redirect}", shell=True,
+                              capture_output=True, text=True, env=script_env(), check=False)
+        assert done.returncode == 1, (command, done.stderr)
+        assert done.stderr.startswith("error: cannot write to standard output: "), done.stderr
+        assert "cannot read" not in done.stderr and "Traceback" not in done.stderr
+        assert "Exception ignored" not in done.stderr
+
+
+@pytest.mark.parametrize(("argv", "code", "message"), [
+    pytest.param(("validate", "--format", "json", "nope"), 2, "unknown agent 'nope'",
+                 id="unknown-agent"),
+    pytest.param(("validate", "--format", "json", "--env", "prd"), 2,
+                 "unknown environment 'prd'", id="unknown-env"),
+    pytest.param(("validate", "--format=json", "--bogus"), 2, "unrecognized arguments: --bogus",
+                 id="bad-option"),
+    pytest.param(("show", "a", "--format", "json", "nope=1"), 2, "invalid override",
+                 id="bad-override"),
+    pytest.param(("show", "a", "--format", "json"), 1, "a@-: 1 error, 0 warnings",
+                 id="invalid-profile"),
+    pytest.param(("--root", "nowhere", "validate", "--format", "json"), 2,
+                 "profile root 'nowhere' is not a directory", id="no-root"),
+])
+def test_errors_print_json_when_json_was_asked_for(tree: Tree, argv: tuple[str, ...],
+                                                   code: int, message: str) -> None:
+    tree(INVALID)
+    out, err = io.StringIO(), io.StringIO()
+    assert main(list(argv), out, err) == code
+    payload = json.loads(out.getvalue())
+    assert payload["ok"] is False and payload["exit_code"] == code
+    assert message in payload["error"]
+    assert message in err.getvalue()  # people read stderr
+
+
+def test_validate_prints_a_bounded_number_of_problems_per_combination(tree: Tree) -> None:
+    keys = "".join(f"  u{i:03d}: 1\n" for i in range(120))
+    tree({"agents/a.yaml": "run_config:\n" + keys, "env/dev.yaml": "{}\n",
+          "env/prod.yaml": "{}\n"})
+    out, err = io.StringIO(), io.StringIO()
+    assert main(["validate"], out, err) == 1
+    lines = err.getvalue().splitlines()
+    assert len(lines) == 51
+    assert lines[-1] == "... and 70 more problems in a@dev, a@prod"
+    assert out.getvalue() == "2 profiles checked: 0 valid, 2 invalid; 120 errors, 0 warnings\n"
+    out = io.StringIO()
+    assert main(["validate", "--format", "json"], out, io.StringIO()) == 1
+    payload = json.loads(out.getvalue())
+    assert len(payload["problems"]) == 50 and payload["omitted"] == 70
+    assert [(p["errors"], p["omitted"]) for p in payload["profiles"]] == [(120, 70), (120, 70)]
+
+
+def test_each_combination_is_checked_once_however_often_it_is_named(tree: Tree) -> None:
+    tree({"agents/phone.yaml": "{}\n", "env/prod.yaml": "{}\n", "env/dev.yaml": "{}\n"})
+    out = io.StringIO()
+    assert main(["validate", "phone", "phone", "--env", "prod", "--env", "prod"], out,
+                io.StringIO()) == 0
+    assert out.getvalue() == "1 profile checked: 1 valid, 0 invalid; 0 errors, 0 warnings\n"
+
+
+def test_control_characters_never_reach_the_terminal(tree: Tree) -> None:
+    tree({"agents/a.yaml": 'run_config: {model_settings: {"voi\\e[2Jce\\r": x}}\n'
+                           'vars: {"k\\e]0;title\\a": 1}\n',
+          "env/dev.yaml": "{}\n",
+          "env/prod.yaml": 'run_config: {model_settings: {tracing: {metadata: '
+                           '{"m\\e[31m": x}}}}\n'})
+    outputs = []
+    for argv in (("validate",), ("explain", "a", "vars"), ("diff", "a@dev", "a@prod"),
+                 ("show", "a", "--env", "prod", "++vars.x=\x1b")):
+        out, err = io.StringIO(), io.StringIO()
+        main(list(argv), out, err)
+        outputs.append(out.getvalue() + err.getvalue())
+    text = "\n".join(outputs)
+    assert "\x1b" not in text and "\r" not in text and "\x07" not in text
+    assert "run_config.model_settings.voi\\x1b[2Jce\\x0d: unknown key" in outputs[0]
+
+
+def test_an_undecodable_environment_variable_is_a_located_error(tree: Tree) -> None:
+    tree({"agents/a.yaml": "run_config:\n  model_settings:\n    instructions: ${oc.env:X}\n"})
+    env = {k.encode(): v.encode() for k, v in script_env().items()}
+    env[b"X"] = b"caf\xe9"
+    done = subprocess.run([str(SCRIPT), "show", "a", "--format", "json"], capture_output=True,
+                          env=env, check=False)
+    assert done.returncode == 1
+    stdout = done.stdout.decode("utf-8")  # strict: valid UTF-8 whatever the variable holds
+    assert json.loads(stdout)["ok"] is False
+    assert done.stderr.decode("utf-8").splitlines()[0] == (
+        "profiles/agents/a.yaml:3:5: run_config.model_settings.instructions: environment "
+        "variable X is not UTF-8 text (set it to UTF-8 text)")

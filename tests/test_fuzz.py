@@ -2,9 +2,16 @@
 
 Whatever goes in, loading gives plain data that validates against schema.json or a
 `ProfileError` whose problems are located; the command line exits 0, 1 or 2 with no
-traceback; the parsers raise nothing but our exceptions; secrets never reach an output; and
-nothing hangs (each example runs under an alarm). The default profile runs a few dozen
-examples per test; `HYPOTHESIS_PROFILE=fuzz` runs thousands (see docs/security.md).
+traceback; the parsers raise nothing but our exceptions; and nothing hangs (each example
+runs under an alarm). Secret canaries enter through every input channel — a tracked file,
+local.yaml, an environment variable read by ${oc.env:}, a REALTIME_PROFILES__* variable
+(well-formed or not), an override (well-formed, malformed or with a typo'd key) and a
+${file:} — each wired into a secret (REALTIME_PROFILES__ variables write headers that read
+them), and none may reach any output: stdout, stderr,
+exception text and repr, a profile's repr and redacted form, explain of the secrets and of
+what they read, diff, warnings, validate's JSON, a bound profile's repr. The default profile
+runs a few dozen examples per test; `HYPOTHESIS_PROFILE=fuzz` runs thousands (see
+docs/security.md).
 """
 
 from __future__ import annotations
@@ -33,9 +40,16 @@ from tests.conftest import deadline
 
 VALIDATOR = Draft202012Validator(packaged_schema())
 SECONDS_PER_EXAMPLE = 20
-# Secret values planted in the environment and in local.yaml: they must never be printed.
+# Secret values planted in every input channel: they must never be printed. Only the first
+# is shaped like an OpenAI key; the others can be hidden by masking alone.
 CANARY_ENV = "sk-canary-env-0123456789abcdefghij"
 CANARY_LOCAL = "canary-local-secret-value"
+CANARY_TRACKED = "canary-tracked-literal"
+CANARY_FILE = "canary-file-contents"
+CANARY_OVERRIDE = "canary-override-value"
+CANARY_LAYER = "canary-environment-layer"
+CANARIES = (CANARY_ENV, CANARY_LOCAL, CANARY_TRACKED, CANARY_FILE, CANARY_OVERRIDE,
+            CANARY_LAYER)
 
 
 # -- layer trees ----------------------------------------------------------------------------
@@ -104,7 +118,8 @@ realistic = some(
                                           "${file:nope.md}"]),
         )),
     model_config=some(
-        api_key=st.sampled_from(["${oc.env:OPENAI_API_KEY}", "${oc.env:OPENAI_API_KEY,dev}"]),
+        api_key=st.sampled_from(["${oc.env:OPENAI_API_KEY}"] * 4
+                                + ["${oc.env:OPENAI_API_KEY,dev}"]),  # a literal in git
         url=st.sampled_from(["wss://api.example/v1", "wss://eu.example/v1", "https://x.example"]),
         initial_model_settings=some(instructions=st.just("${file:p.md}"),
                                     tools=st.lists(st.sampled_from(["a", "b"]), max_size=2))),
@@ -156,19 +171,65 @@ FILES = ["base.yaml", "env/dev.yaml", "env/prod.yaml", "agents/a.yaml", "agents/
 
 @st.composite
 def trees(draw: st.DrawFn) -> dict[str, str | bytes]:
-    """Every layer file: shaped like real ones (often empty); one may be anything at all."""
+    """Every layer file: shaped like real ones (often empty); one may be anything at all.
+    Secrets in files: a literal in a tracked file (`vars.tracked_key`, read by a header that
+    `secret_overrides` wires), one in local.yaml (the api key itself, or `vars.key` that
+    the api key reads), and a `${file:}` that a header reads."""
     files: dict[str, str | bytes] = {}
     for name in FILES:
         if name in ("agents/a/prod.yaml", "local.yaml") and draw(st.booleans()):
             continue
-        files[name] = emit(draw(realistic)) + "\n"
+        data = draw(realistic)
+        if name == "base.yaml":  # vars.key as the README has it, for overrides that read it;
+            # vars.tracked_key, read by a header, sometimes a literal: an error, unprinted
+            tracked = draw(st.sampled_from(["${oc.env:OPENAI_API_KEY}"] * 3 + [CANARY_TRACKED]))
+            data["vars"] = {**data.get("vars", {}), "key": "${oc.env:OPENAI_API_KEY}",
+                            "tracked_key": tracked}
+        files[name] = emit(data) + "\n"
     hostile = draw(st.sampled_from([None, *FILES]))
     if hostile is not None:
         files[hostile] = draw(layer_texts())
-    if draw(st.booleans()):
+    local = draw(st.sampled_from([None, "api_key", "vars", "header"]))
+    if local == "api_key":
         files["local.yaml"] = f"model_config:\n  api_key: {CANARY_LOCAL}\n"
+    elif local == "vars":
+        files["local.yaml"] = f"vars:\n  key: {CANARY_LOCAL}\n"
+    elif local == "header":
+        files["local.yaml"] = f"model_config:\n  headers: {{x-local: {CANARY_LOCAL}}}\n"
     files["p.md"] = "Be brief.\n"
+    files["secret.txt"] = CANARY_FILE + "\n"
     return files
+
+
+# Environment variables that wire the channels into secrets, for every command (overrides
+# reach only show and explain): what a secret reads must never be printed, whatever else
+# the profile does with it.
+WIRING = {f"{ENV_PREFIX}MODEL_CONFIG__HEADERS__X-TRACKED": "${vars.tracked_key}",
+          f"{ENV_PREFIX}MODEL_CONFIG__HEADERS__X-FILE": "Bearer ${file:secret.txt}",
+          f"{ENV_PREFIX}MODEL_CONFIG__HEADERS__X-ENV": "${oc.env:OPENAI_API_KEY}"}
+# Values derived from a secret's sources: the same variable, the same file.
+DERIVED = ["++model_config.call_id=${oc.env:OPENAI_API_KEY}",
+           "++run_config.model_settings.tracing.group_id=${file:secret.txt}",
+           "++model_config.initial_model_settings.instructions=${vars.key}"]
+CANARY_OVERRIDES = [f"++model_config.api_key={CANARY_OVERRIDE}",
+                    f"++vars.key={CANARY_OVERRIDE}",
+                    f"++model_config.apikey={CANARY_OVERRIDE}",
+                    f"++model_config.api_key=[{CANARY_OVERRIDE}",
+                    f"model_config.api_key={{a: {CANARY_OVERRIDE}, a: b}}",
+                    f"++model_config.headers.x=!!int {CANARY_OVERRIDE}",
+                    f"++model_config={{api_key: {CANARY_OVERRIDE}, url: [}}",
+                    f"~model_config.api_key={CANARY_OVERRIDE}"]
+
+
+@st.composite
+def secret_overrides(draw: st.DrawFn) -> list[str]:
+    """Overrides given last: sometimes the api key reading `vars.key`, values derived from
+    the secrets' sources, a canary given as an override (well-formed or not)."""
+    found = ["++model_config.api_key=${vars.key}"] if draw(st.booleans()) else []
+    found += draw(st.lists(st.sampled_from(DERIVED), max_size=2, unique=True))
+    if draw(st.sampled_from([False, False, False, True])):  # most should still load
+        found.append(draw(st.sampled_from(CANARY_OVERRIDES)))
+    return found
 
 
 OVERRIDE_KEYS = ["model_settings.voice", "model_settings.tools", "model_settings.speed",
@@ -200,15 +261,27 @@ def overrides(draw: st.DrawFn) -> list[str]:
     return found
 
 
+CANARY_VARIABLES = [("MODEL_CONFIG__API_KEY", CANARY_LAYER),
+                    ("MODEL_CONFIG__API_KEY", f"[{CANARY_LAYER}"),
+                    ("MODEL_CONFIG__HEADERS__X", f"{{{CANARY_LAYER}: 1, {CANARY_LAYER}: 2}}"),
+                    ("MODEL_CONFIG", f"{{api_key: {CANARY_LAYER}, url: [}}"),
+                    ("MODEL_CONFIG", f"{{api_key: {CANARY_LAYER}, api_key: x}}"),
+                    ("MODEL_CONFIG__APIKEY", CANARY_LAYER),
+                    ("VARS__KEY", CANARY_LAYER)]
+
+
 @st.composite
 def environs(draw: st.DrawFn) -> dict[str, str]:
-    env = {"GIT_SHA": "abc123"}
-    if draw(st.booleans()):
+    env = {"GIT_SHA": "abc123", **WIRING}
+    if draw(st.sampled_from([True, True, True, False])):  # unset: the secret is unavailable
         env["OPENAI_API_KEY"] = CANARY_ENV
     if draw(st.sampled_from([False, False, False, True])):
         name = draw(st.sampled_from(["RUN_CONFIG__MODEL_SETTINGS__VOICE", "MODEL_CONFIG__URL",
                                      "MODEL_CONFIG__API_KEY", "X", "RUN_CONFIG____A"]))
         env[ENV_PREFIX + name] = draw(st.sampled_from(OVERRIDE_VALUES))
+    if draw(st.sampled_from([False, False, False, True])):  # most should still load
+        name, value = draw(st.sampled_from(CANARY_VARIABLES))
+        env[ENV_PREFIX + name] = value
     return env
 
 
@@ -250,46 +323,111 @@ def assert_problem_located(problem: Problem) -> None:
     assert problem.mark.file, problem.render()
 
 
-def no_secret(*texts: str) -> None:
+def no_secret(*texts: str, shown: frozenset[str] = frozenset()) -> None:
+    """No canary in any of `texts`, but those `shown` (not secret in this composition)."""
     for text in texts:
-        assert CANARY_ENV not in text
-        assert CANARY_LOCAL not in text
+        for canary in CANARIES:
+            assert canary in shown or canary not in text, (canary, text)
+
+
+# The file and the variable are secret because a header reads them. Where that header could
+# not be written (model_config or headers is not a mapping in this profile, an error of its
+# own), nothing secret reads them, and a value derived from them may be shown.
+WIRED_BY = {f"environment variable {ENV_PREFIX}MODEL_CONFIG__HEADERS__X-FILE": CANARY_FILE,
+            f"environment variable {ENV_PREFIX}MODEL_CONFIG__HEADERS__X-ENV": CANARY_ENV}
+
+
+def unwired(problems: Any) -> frozenset[str]:
+    return frozenset(WIRED_BY[p.mark.file] for p in problems
+                     if p.mark is not None and p.mark.file in WIRED_BY)
+
+
+def unwired_in(loader: Loader, agent: str, env: str | None) -> frozenset[str]:
+    """`unwired` for one composition, without overrides (an override's own mistake would
+    stop the check before the variables' problems are known)."""
+    try:
+        return unwired(loader.check(agent, env).problems)
+    except ProfileError as exc:
+        return unwired(exc.problems)
+
+
+def unwired_anywhere(root: Path, environ: dict[str, str]) -> frozenset[str]:
+    """`unwired` for every composition the command line may be asked about."""
+    loader = Loader(root, environ=environ)
+    return frozenset().union(*(unwired_in(loader, agent, env) for agent in ("a", "b")
+                               for env in (None, "dev", "prod")))
+
+
+EXPLAINED = ["model_config", "model_config.api_key", "model_config.headers", "vars",
+             "vars.key", "vars.tracked_key", "model_config.call_id",
+             "run_config.model_settings.tracing", "model_config.initial_model_settings"]
+
+
+def shown_by(loader: Loader, agent: str, env: str | None, cli: list[str],
+             keys: list[str]) -> list[str]:
+    """What the API shows about one composition: explanations (rendered and repr'd) of
+    `keys` — secrets, what reads them or is read by them — or the error's text."""
+    texts: list[str] = []
+    for key in keys:
+        try:
+            explanation = loader.explain(agent, env, key, cli)
+        except ProfileError as exc:
+            texts += [exc.render(), repr(exc)]
+        else:
+            texts += [explanation.render(), repr(explanation)]
+    return texts
 
 
 # -- properties -----------------------------------------------------------------------------
 
 @given(files=trees(), agent=st.sampled_from(["a", "a", "a", "a", "b", "missing", "../a"]),
        env=st.sampled_from([None, "dev", "prod", "prod", "prd"]), cli=overrides(),
-       environ=environs())
+       environ=environs(), wiring=secret_overrides(),
+       explained=st.lists(st.sampled_from(EXPLAINED), min_size=1, max_size=3, unique=True))
 def test_loading_gives_valid_plain_data_or_located_errors(
         files: dict[str, str | bytes], agent: str, env: str | None, cli: list[str],
-        environ: dict[str, str]) -> None:
+        environ: dict[str, str], wiring: list[str], explained: list[str]) -> None:
+    cli = [*cli, *wiring]
     with tempfile.TemporaryDirectory() as tmp, deadline(SECONDS_PER_EXAMPLE):
         root = write(Path(tmp), files)
         loader = Loader(root, environ=environ)
+        shown = unwired_in(loader, agent, env)
         try:
             profile = loader.load(agent, env, cli)
         except ProfileError as exc:
             event(f"load: {type(exc).__name__}")
             assert_located(exc)
-            if not isinstance(exc, UsageError) or exc.problems:
-                no_secret(exc.render())
+            no_secret(exc.render(), str(exc), repr(exc), exc.message,
+                      *(json.dumps(p.as_dict()) for p in exc.problems), shown=shown)
         else:
             event("load: ok")
             document = profile.document()
             assert is_plain(document)
             assert VALIDATOR.is_valid(document), list(VALIDATOR.iter_errors(document))[:1]
             no_secret(repr(profile), json.dumps(profile.redacted()),
-                      *(p.render() for p in profile.warnings))
+                      *(p.render() for p in profile.warnings), bound_repr(profile))
         try:
             result = loader.check(agent, env, cli)
         except UsageError as exc:
             assert_located(exc)
+            no_secret(exc.render(), repr(exc), shown=shown)
         else:
             assert (result.profile is None) == bool(result.errors)
             for problem in result.errors:
                 assert_problem_located(problem)
-            no_secret(*(p.render() for p in result.problems), repr(result))
+            no_secret(*(p.render() for p in result.problems), repr(result), shown=shown)
+        no_secret(*shown_by(loader, agent, env, cli, explained), shown=shown)
+
+
+def bound_repr(profile: Any) -> str:
+    """`repr(profile.bind(registry))`, or the binding error's text (a name it does not
+    know): either way, what it shows."""
+    from realtime_profiles.sdk import Registry
+
+    try:
+        return repr(profile.bind(Registry()))
+    except ProfileError as exc:
+        return exc.render()
 
 
 COMMANDS = st.sampled_from([
@@ -298,19 +436,23 @@ COMMANDS = st.sampled_from([
     ["validate"], ["validate", "--format", "json"], ["validate", "a", "--env", "dev"],
     ["validate", "--strict"], ["explain", "a", "model_settings.voice"],
     ["explain", "a", "model_config"], ["explain", "a", "model_config.api_key"],
-    ["explain", "a", "vars.x"], ["diff", "a", "--env", "dev", "--env", "prod"],
+    ["explain", "a", "vars.x"], ["explain", "a", "vars"], ["explain", "a", "vars.key"],
+    ["explain", "a", "vars.tracked_key"], ["explain", "a", "model_config.headers"],
+    ["explain", "a", "model_config.call_id"], ["diff", "a", "--env", "dev", "--env", "prod"],
     ["diff", "a@prod", "b@dev"], ["show", "../a"], ["show", "a", "--env", "../dev"],
     ["--no-local", "validate"], ["show"], ["bogus"], [], ["--help"], ["show", "a", "--bogus"],
 ])
 
 
-@given(files=trees(), argv=COMMANDS, cli=overrides(), environ=environs())
+@given(files=trees(), argv=COMMANDS, cli=overrides(), environ=environs(),
+       wiring=secret_overrides())
 def test_the_command_line_exits_0_1_or_2_without_a_traceback(
         files: dict[str, str | bytes], argv: list[str], cli: list[str],
-        environ: dict[str, str]) -> None:
+        environ: dict[str, str], wiring: list[str]) -> None:
     import os
     from unittest import mock
 
+    cli = [*cli, *wiring]
     takes_overrides = argv[:1] in (["show"], ["explain"]) and len(argv) > 1
     with tempfile.TemporaryDirectory() as tmp, deadline(SECONDS_PER_EXAMPLE):
         root = write(Path(tmp), files)
@@ -324,10 +466,11 @@ def test_the_command_line_exits_0_1_or_2_without_a_traceback(
         event(f"exit {code}")
         assert code in (0, 1, 2), (code, err.getvalue())
         assert "Traceback" not in err.getvalue()
-        if "--show-secrets" not in argv:
-            no_secret(out.getvalue(), err.getvalue())
-        if code == 0 and "json" in argv and argv[0] == "show":
-            assert is_plain(json.loads(out.getvalue()))
+        printed = out.getvalue() + err.getvalue()
+        if "--show-secrets" not in argv and any(c in printed for c in CANARIES):
+            no_secret(printed, shown=unwired_anywhere(root, environ))
+        if "json" in argv and (argv[0] == "show" or code != 2 or takes_overrides):
+            assert is_plain(json.loads(out.getvalue()))  # JSON, even for an error
 
 
 LAYER = Source("base", "base.yaml", tracked=True)

@@ -318,9 +318,18 @@ def test_unset_secret_is_a_warning_for_validation_and_an_error_for_use(tree: Tre
         loader.load("a")
 
 
-def test_secret_with_a_default_loads(tree: Tree) -> None:
+def test_a_secret_default_is_a_literal_in_git_and_fine_in_local_yaml(tree: Tree) -> None:
+    # A default written in a tracked file is a literal secret in git (issue 13, finding 4).
     root = tree({"base.yaml": "model_config:\n  api_key: ${oc.env:KEY,dev-key}\n",
                  "agents/a.yaml": "{}\n"})
+    with pytest.raises(ProfileValidationError) as info:
+        Loader(root, environ={}).load("a")
+    assert [p.render() for p in info.value.problems] == [
+        "profiles/base.yaml:2:3: model_config.api_key: a secret's ${oc.env:NAME,default} has "
+        "a literal default in a tracked file (drop the default: unset, the variable is a "
+        "warning for validate and an error for use)"]
+    root = tree({"base.yaml": "{}\n", "local.yaml": "model_config:\n  api_key: "
+                 "${oc.env:KEY,dev-key}\n"})
     assert Loader(root, environ={}).load("a").model_config["api_key"] == "dev-key"
 
 
@@ -443,6 +452,10 @@ def test_load_profile_function_and_overrides(tree: Tree) -> None:
         pytest.param("~model_settings.nothing", "run_config.model_settings.nothing: unknown key "
                      "(allowed here: model_name, ", id="delete-unknown"),
         pytest.param("model_settings.voice", "expected key=value", id="no-equals"),
+        # found by the fuzz profile: the mapping the override created had no location
+        pytest.param("+model_settings.tools.0=verse", "command line: +model_settings.tools.0="
+                     "verse: run_config.model_settings.tools: expected a list, got mapping",
+                     id="creates-a-mapping"),
     ],
 )
 def test_bad_overrides_are_usage_errors(tree: Tree, override: str, message: str) -> None:

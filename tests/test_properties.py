@@ -108,6 +108,13 @@ JSON = st.recursive(
     max_leaves=8)
 
 
+def test_a_key_longer_than_yaml_allows_implicitly_round_trips() -> None:
+    """Found by the fuzz profile: YAML reads an implicit key of at most 1024 characters."""
+    key = "x\u0345" * 400  # 2,800 characters once escaped
+    value = {key: None, "b": [1]}
+    assert parse_override(format_override(("vars", "a"), value)).value == value
+
+
 @given(section=st.sampled_from(SECTIONS),
        rest=st.lists(st.one_of(SEGMENT, st.integers(0, 99)), min_size=1, max_size=4),
        value=JSON, kind=st.sampled_from(["set", "add", "force", "append"]))
