@@ -18,7 +18,7 @@ import os
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -116,6 +116,7 @@ def _combination_file(loader: Loader, combination: _matrix.Combination,
         _set(document, path, reference)
         secrets[render_path(path)] = {"key": list(path), "reference": reference,
                                       "source": source}
+    problems.extend(_ship_derived(comp, document, secrets))
     data = {
         "format": FORMAT,
         "agent": combination.agent,
@@ -133,6 +134,30 @@ def _combination_file(loader: Loader, combination: _matrix.Combination,
                   for name, node in sorted(profile.graph.items())},
     }
     return file_name(combination), data, problems
+
+
+def _ship_derived(comp: Composition, document: dict[str, Any],
+                  secrets: dict[str, dict[str, Any]]) -> Iterator[Problem]:
+    """Values derived from what a secret reads (an instruction quoting the key, a token also
+    put in tracing metadata) ship as their reference, like the secret, so the bundle and the
+    ConfigMap made of it never hold the secret's text; a worker resolves them and masks
+    them wherever they are shown. One that cannot be put as a reference is refused."""
+    for path in comp.hidden_in_document():
+        value = get(document, path)
+        if value is MISSING or render_path(path) in secrets:
+            continue
+        reference = get(comp.raw, path)
+        source = shippable_source(comp, reference) if isinstance(value, str) else None
+        if source is None:
+            yield Problem(path, "bundle-secret", "cannot ship in a bundle: this value is "
+                          "derived from what a secret reads, and a bundle holds such a value "
+                          "only as a reference to where it is read", profile_mark(comp, path),
+                          "write it as text around ${oc.env:NAME} or ${file:path}, or do not "
+                          "build it from a secret")
+            continue
+        _set(document, path, reference)
+        secrets[render_path(path)] = {"key": list(path), "reference": reference,
+                                      "source": source, "derived": True}
 
 
 def profile_mark(comp: Composition, path: PathKey) -> Any:

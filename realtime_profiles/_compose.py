@@ -77,6 +77,16 @@ class Composition:
         """The paths of the document shown as `***` besides the secrets themselves."""
         return self.flow.hidden_in(self.document) if self.flow is not None else ()
 
+    def references(self) -> dict[PathKey, Any]:
+        """What the fingerprint hashes in place of a masked value: each secret's and each
+        derived value's text as written (`${oc.env:NAME}`), never the value, so that the
+        fingerprint neither changes with a key nor lets anyone test guesses of one."""
+        found = {p: get(self.raw, p) for p in self.secrets}
+        for path in self.hidden_in_document():
+            written = get(self.raw, path)
+            found[path] = _secrets.MASK if written is MISSING else written
+        return found
+
     def shown(self, problem: Problem) -> Problem:
         """`problem` as it may be shown: no masked value quoted in its message, no masked
         override value in its marks."""
@@ -191,7 +201,7 @@ def _plan(comp: Composition, entries: tuple[_calls.Entry, ...],
             else plain.value_or_missing(hole)
         if value is not MISSING:
             base[hole] = copy_value(value)
-    references = {p: get(comp.raw, p) for p in comp.secrets}
+    references = comp.references()
     return _calls.Plan(entries, holes, base, dependents, references, comp.stamp, comp.hashes,
                        {})
 

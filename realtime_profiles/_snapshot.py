@@ -22,9 +22,8 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 from ._files import atomic_write
 from ._fingerprint import is_stamp
 from ._matrix import Combination
-from ._paths import MISSING, PathKey, leaf_diff, render_path, set_at
+from ._paths import MISSING, PathKey, leaf_diff, render_path
 from .errors import Mark, Problem, ProfileError, UsageError
-from .profile import MASK
 
 if TYPE_CHECKING:
     from .loader import Loader
@@ -118,19 +117,12 @@ async def _take_all(loader: Loader, matrix: Sequence[Combination],
 
 
 def _document(profile: Profile) -> dict[str, Any]:
-    """The resolved document with every secret as `***`, set or not: a snapshot must not
-    depend on which secrets the machine that took it had."""
-    document = profile.document()
-    for path in profile._secrets:
-        if isinstance(_get(document, path), str):
-            set_at(document, path, MASK)
-    return document
+    """The resolved document with every secret, and every value derived from what a secret
+    reads, as `***`, set or not: a snapshot must not depend on which secrets the machine that
+    took it had, and never holds one."""
+    from ._secrets import redact
 
-
-def _get(document: Any, path: PathKey) -> Any:
-    from ._paths import get
-
-    return get(document, path)
+    return redact(profile.document(), profile._secrets, {}, profile._derived)
 
 
 def dumps(data: Mapping[str, Any]) -> str:

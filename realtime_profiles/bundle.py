@@ -156,10 +156,11 @@ class Bundle:
                 return shared[1]  # type: ignore[no-any-return]
         document = _copy(data["document"]) if copy or values else data["document"]
         secrets: list[tuple[Any, ...]] = []
+        derived: list[tuple[Any, ...]] = []  # shown as *** like the secrets they read
         for (_, secret), value in zip(data["secrets"].items(), values, strict=True):
             path = tuple(secret["key"])
             _put(document, path, value)
-            secrets.append(path)
+            (derived if secret.get("derived") else secrets).append(path)
         profile = Profile(
             agent=data["agent"], env=data["env"],
             run_config=document.get("run_config") or {},
@@ -171,6 +172,7 @@ class Bundle:
             warnings=data["__warnings"],
             facets=dict(data["facets"]), fingerprint=data["fingerprint"],
             _secrets=tuple(secrets),
+            _derived=tuple(derived),
         )
         if not copy:
             data["__base"] = (values, profile)  # type: ignore[index]

@@ -1024,11 +1024,7 @@ def _wire_diff(args: argparse.Namespace, loader: Loader, sides: list[tuple[str, 
     plan = plan_update(profiles[0], profiles[1], registry)
     labels = [f"{a}@{e or '-'}" for a, e in sides]
     if args.format == "json":
-        json.dump({"from": labels[0], "to": labels[1], "events": list(plan.events),
-                   "event": plan.event,
-                   "fields": list(plan.fields), "changed": list(plan.changed),
-                   "voice": plan.voice,
-                   "problems": [p.as_dict() for p in plan.problems]}, out, indent=2,
+        json.dump({"from": labels[0], "to": labels[1], **plan.to_data()}, out, indent=2,
                   ensure_ascii=False)
         out.write("\n")
     else:

@@ -36,13 +36,13 @@ import copy
 import json
 import logging
 from collections.abc import AsyncIterable, Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Final
 
 from ._fingerprint import STAMP_KEYS
 from ._paths import MISSING, PathKey, get, leaf_diff, render_path
 from .errors import LiveUpdateError, Mark, Problem, ProfileError, UsageError, sorted_problems
-from .wire import registry_for, run_sync
+from .wire import registry_for, run_sync, scrub, secret_values
 
 if TYPE_CHECKING:
     from agents.realtime import RealtimeSession
@@ -121,6 +121,9 @@ class UpdatePlan:
     bound: bool = False
     """Whether names were bound by the caller's registry (not stand-ins): a plan that changes
     tools can only be applied then, or the session would offer tools it cannot run."""
+    secrets: tuple[str, ...] = field(default=(), repr=False, compare=False)
+    """The secret texts of both profiles (`wire.secret_values`): the events carry them to the
+    session, but whatever shows the plan (`render`, `to_data`) prints `***` instead."""
 
     @property
     def events(self) -> tuple[dict[str, Any], ...]:
@@ -137,11 +140,21 @@ class UpdatePlan:
         return self.event is None and not self.refusals
 
     def render(self) -> str:
-        """The event (JSON) and one line per problem, as `diff --wire` prints them."""
-        lines = [json.dumps(e, indent=2, ensure_ascii=False) for e in self.events] or [
+        """The event (JSON) and one line per problem, as `diff --wire` prints them: every
+        secret's text as `***`."""
+        events = scrub(list(self.events), self.secrets)
+        lines = [json.dumps(e, indent=2, ensure_ascii=False) for e in events] or [
             "(no session.update: the running session already matches)"]
-        lines += [p.render() for p in self.problems]
+        lines += [p.render() for p in self.problems]  # scrubbed when planned
         return "\n".join(lines)
+
+    def to_data(self) -> dict[str, Any]:
+        """The plan as JSON data (`diff --wire --format json`), every secret's text as `***`."""
+        data = {"events": list(self.events), "event": self.event, "fields": list(self.fields),
+                "changed": list(self.changed), "voice": self.voice,
+                "problems": [p.as_dict() for p in self.problems]}
+        scrubbed: dict[str, Any] = scrub(data, self.secrets)
+        return scrubbed
 
 
 async def aplan_update(current: Profile, new: Profile,
@@ -199,10 +212,13 @@ async def aplan_update(current: Profile, new: Profile,
         _validate(clear_event)
     renamed = str(running.name) != str(source.name)
     carries = renamed or any(name in fields for name in AGENT_FIELDS)
+    secrets = tuple(secret_values(current, new))
+    shown = [replace(p, message=scrub(p.message, secrets),
+                     suggestion=scrub(p.suggestion, secrets)) for p in problems]
     return UpdatePlan(str(running.name), event, tuple(fields),
-                      tuple(render_path(p) for p, _ in changed), sorted_problems(problems),
+                      tuple(render_path(p) for p, _ in changed), sorted_problems(shown),
                       voice, _settings_changes(current, new, registry), clear_event,
-                      source if carries else None, registry is not None)
+                      source if carries else None, registry is not None, secrets)
 
 
 def _session_only(changed: list[tuple[PathKey, Any]], locate: Locate,

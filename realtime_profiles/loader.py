@@ -713,7 +713,7 @@ def _stamp(comp: Composition) -> str:
     the profile says `fingerprint: {stamp: false}`)."""
     doc = comp.document
     emitted = {k: doc[k] for k in DOCUMENT_SECTIONS if doc.get(k)}
-    references = {p: get(comp.raw, p) for p in comp.secrets}
+    references = comp.references()
     comp.hashes.clear()  # the plan holds this very mapping
     fingerprint = _fingerprint.fingerprint(emitted, comp.facets, references=references,
                                            record=comp.hashes)
@@ -807,7 +807,14 @@ def _hidden(comp: Composition, path: PathKey) -> bool:
 
 
 def _shown_leaf(comp: Composition, path: PathKey, value: Any, hidden: bool) -> Any:
-    if value is ABSENT or not hidden:
+    if value is ABSENT:
+        return value
+    if not hidden:  # a mapping present on one side only: what is masked inside is *** too
+        if isinstance(value, dict | list):
+            if comp.flow:
+                value = comp.flow.mask(value, path)
+            value = _secrets.mask_below(value, path, (*comp.secrets,
+                                                      *_secrets.SECRET_MAPPINGS), copy_json)
         return value
     variables = comp.unset.get(path)
     return _secrets.unset_text(variables) if variables else _secrets.MASK

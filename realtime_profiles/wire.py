@@ -136,12 +136,31 @@ def run_sync(awaitable: Awaitable[T]) -> T:
 
 # -- secrets never leave ---------------------------------------------------------------------
 
-def secret_values(profile: Profile) -> list[str]:
-    """The text of every secret the profile holds (api key, header values), longest first."""
-    document = {"model_config": profile.model_config}
-    found = {value for path in profile._secrets
-             if isinstance(value := get(document, path), str) and value}
+def secret_values(*profiles: Profile) -> list[str]:
+    """The text of every secret the profiles hold (api key, header values) and of every
+    string derived from what a secret reads (a token also written into tracing metadata, an
+    instruction that quotes the key), longest first."""
+    found: set[str] = set()
+    for profile in profiles:
+        document = profile.document()
+        for path in profile.hidden_paths():
+            found.update(_strings(get(document, path)))
+    found.discard("")
+    found.discard(MASK)
     return sorted(found, key=len, reverse=True)
+
+
+def _strings(value: Any) -> Iterable[str]:
+    """Every string in `value` (a leaf, or the leaves of a container)."""
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, str):
+            yield node
+        elif isinstance(node, Mapping):
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
 
 
 def scrub(data: T, secrets: Iterable[str]) -> T:

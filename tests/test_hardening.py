@@ -804,8 +804,9 @@ def test_a_prompt_replaced_during_a_load_is_not_cached_as_new(tree: Tree) -> Non
                                   "    instructions: ${file:prompts/sub/p.md}\n"
                                   "    voice: ${oc.env:TRIGGER}\n",
                  "prompts/sub/p.md": "old\n"})
+    # checks=(): instructions in model_settings are an SDK lint's business, not this test's
     loader = Loader(root, environ=ReplacingOnRead(root / "prompts/sub/p.md", "new\n",
-                                                  TRIGGER="marin"))
+                                                  TRIGGER="marin"), checks=())
     assert loader.load("a").run_config["model_settings"]["instructions"] == "old"
     assert loader.load("a").run_config["model_settings"]["instructions"] == "new"
 
@@ -813,7 +814,7 @@ def test_a_prompt_replaced_during_a_load_is_not_cached_as_new(tree: Tree) -> Non
 def test_a_variable_changed_during_a_load_is_not_cached_as_new(tree: Tree) -> None:
     root = tree({"agents/a.yaml": "run_config:\n  model_settings:\n"
                                   "    instructions: ${oc.env:X}\n"})
-    loader = Loader(root, environ=ChangingOnRead(X="first"))
+    loader = Loader(root, environ=ChangingOnRead(X="first"), checks=())
     assert loader.load("a").run_config["model_settings"]["instructions"] == "first"
     assert loader.load("a").run_config["model_settings"]["instructions"] == "second"
 
@@ -857,7 +858,7 @@ def test_a_shared_loader_ends_with_what_the_writers_left(tree: Tree) -> None:
     for trial in range(STRESS_TRIALS):
         prompt.write_text("start\n")
         environ: dict[str, str] = {VOICE: "voice-start", "GROUP": "g-start"}
-        shared = Loader(root, environ=environ)
+        shared = Loader(root, environ=environ, checks=())  # caching, not the SDK's lints
         writer = subprocess.Popen([sys.executable, "-c", WRITER, str(prompt), "100"])
         done = threading.Event()
         seen: list[tuple[str, str, str]] = []

@@ -16,7 +16,6 @@ from conftest import Tree
 
 from realtime_profiles import Loader, ProfileError, _secrets, load_profile
 from realtime_profiles.cli import main
-from tests.conftest import Tree
 from tests.schema_walk import marked_paths
 
 ROOT = Path(__file__).parent.parent
@@ -136,7 +135,8 @@ def test_a_typo_of_a_secret_key_is_masked_in_its_location(tree: Tree) -> None:
     code, _, err = cli("show", "a", f"++model_config.apikey={PLAIN_CANARY}")
     assert code == 2
     assert err.splitlines()[0] == ("command line: ++model_config.apikey=***: "
-                                   "model_config.apikey: unknown key (did you mean 'api_key'?)")
+                                   "model_config.apikey: unknown key (did you mean 'api_key'? "
+                                   "write ++model_config.api_key=...)")
 
 
 REFINED = [
@@ -271,8 +271,9 @@ def test_what_a_secret_reads_is_masked_wherever_it_is_shown(tree: Tree) -> None:
     assert not leaks(*(o + e for _, o, e in outputs))
     assert outputs[0][1].startswith("vars.key = ***\n")
     assert outputs[1][1].startswith('vars = {"key": "***", "other": "shown"}')
-    assert json.loads(outputs[4][1])["run_config"]["model_settings"]["tracing"] == {
-        "metadata": {"m": "***", "fine": "ok"}}
+    metadata = json.loads(outputs[4][1])["run_config"]["model_settings"]["tracing"]["metadata"]
+    assert metadata.pop("profile_fingerprint")  # the loader's stamp
+    assert metadata == {"m": "***", "fine": "ok"}
     loader = Loader(root, environ={})
     profile = loader.load("a")
     assert profile.model_config["api_key"] == PLAIN_CANARY  # for use: the real value
@@ -284,9 +285,11 @@ def test_what_a_secret_reads_is_masked_wherever_it_is_shown(tree: Tree) -> None:
 
 def test_masking_is_decided_by_where_a_value_comes_from_not_by_its_text(tree: Tree) -> None:
     """Finding 6: a value that starts with `***` is not therefore masked already."""
-    tree({"base.yaml": "model_config:\n  api_key: '***${oc.env:OPENAI_API_KEY}'\n"
-                       "  headers: {authorization: '***${oc.env:OPENAI_API_KEY}'}\n",
-          "agents/a.yaml": "{}\n", "env/dev.yaml": "{}\n"})
+    # the api key in a@-, a header in a@dev (never both: the SDK would not use the key)
+    tree({"base.yaml": "model_config:\n  api_key: '***${oc.env:OPENAI_API_KEY}'\n",
+          "agents/a.yaml": "{}\n",
+          "env/dev.yaml": "model_config:\n  api_key: !delete\n"
+                          "  headers: {authorization: '***${oc.env:OPENAI_API_KEY}'}\n"})
     environ = {"OPENAI_API_KEY": PLAIN_CANARY}
     for argv in (("show", "a"), ("show", "a", "--format", "json"), ("validate",),
                  ("explain", "a", "model_config"), ("diff", "a", "a@dev")):
@@ -303,7 +306,9 @@ def test_a_bound_profile_never_shows_a_secret_in_its_repr(tree: Tree) -> None:
                               "  call_id: ${oc.env:OPENAI_API_KEY}\n"
                               "  headers: {authorization: 'Bearer ${oc.env:OPENAI_API_KEY}'}\n",
                  "agents/a.yaml": "{}\n"})
-    bound = Loader(root, environ={"OPENAI_API_KEY": PLAIN_CANARY}).load("a").bind(Registry())
+    # checks=(): the SDK would not use the key beside headers (a lint), the repr is the subject
+    loader = Loader(root, environ={"OPENAI_API_KEY": PLAIN_CANARY}, checks=())
+    bound = loader.load("a").bind(Registry())
     assert bound.model_config["api_key"] == PLAIN_CANARY
     assert repr(bound) == ("BoundProfile(run_config={}, model_config={'api_key': '***', "
                            "'call_id': '***', 'headers': {'authorization': '***'}})")
@@ -329,7 +334,8 @@ def test_diff_reports_a_secret_whose_source_differs(tree: Tree) -> None:
 DERIVED = [
     pytest.param("++model_config.call_id=${oc.env:OPENAI_API_KEY}",
                  ("model_config", "call_id"), id="same-variable"),
-    pytest.param("++model_config.initial_model_settings.instructions=key ${model_config.api_key}",
+    pytest.param("++model_config.initial_model_settings.instructions=key "
+                 "${model_config.headers.authorization}",
                  ("model_config", "initial_model_settings", "instructions"), id="the-secret"),
     pytest.param("++run_config.model_settings.tracing.workflow_name=${file:key.txt}",
                  ("run_config", "model_settings", "tracing", "workflow_name"), id="same-file"),
@@ -344,8 +350,9 @@ def test_a_value_derived_from_a_secret_source_is_masked(tree: Tree, override: st
     """Issue 18, item 5: `call_id: ${oc.env:OPENAI_API_KEY}` and its kind are masked in
     show, explain, diff, JSON and repr, like the secret they share a source with."""
     root = tree({"base.yaml": "vars: {k: '${oc.env:OPENAI_API_KEY}'}\n"
-                              "model_config:\n  api_key: ${vars.k}\n"
-                              "  headers: {authorization: 'Bearer ${file:key.txt}'}\n",
+                              "model_config:\n"
+                              "  headers: {authorization: 'Bearer ${vars.k}',\n"
+                              "            x-file-key: '${file:key.txt}'}\n",
                  "key.txt": PLAIN_CANARY + "\n", "agents/a.yaml": "{}\n",
                  "env/dev.yaml": "{}\n"})
     environ = {"OPENAI_API_KEY": PLAIN_CANARY}

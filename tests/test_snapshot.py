@@ -30,7 +30,7 @@ FILES = {
         model_config:
           headers:
             Authorization: "Bearer ${oc.env:OPENAI_API_KEY}"
-            X-Token: "${oc.env:TOKEN,none}"
+            X-Token: "${oc.env:TOKEN}"
         """,
     "facets/line/web.yaml": "{}\n",
     "facets/line/phone.yaml": """
