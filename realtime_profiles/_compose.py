@@ -121,6 +121,8 @@ def compose(request: Request, tree: Tree, context: Context, *,
     """Compose `request`: its layers folded and resolved, with the problems found on the way
     (validation comes after, in `finish`). `lenient` resolves an unset secret to a
     placeholder (validate, show) instead of failing (load)."""
+    # Over 60 lines because it is the pipeline itself, one stage per line in order (gather,
+    # fold, resolve, secret flow, problems, plan): split, the order would hide in calls.
     tree.check(request.agent, request.env)
     gathered = gather(request, context, tree)
     layers = [_checked(layer, validator) for layer in gathered.layers]

@@ -622,6 +622,8 @@ def _combinations(loader: Loader, args: argparse.Namespace) -> list[Combination]
 
 
 def _cmd_validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    # Over 60 lines because text and JSON output share one walk over the matrix (sampling,
+    # per-combination caps, the summary lines); each part is a few lines and only used here.
     from ._matrix import sample, summary
     from .errors import sorted_problems, summarize
 

@@ -160,6 +160,8 @@ class UpdatePlan:
 async def aplan_update(current: Profile, new: Profile,
                        registry: Registry | None = None) -> UpdatePlan:
     """`plan_update` inside a running event loop (MCP servers of a real registry need it)."""
+    # Over 60 lines because every session field's rule (model, clearing, voice, tracing,
+    # agent-owned fields) is decided in this one loop, so the order of the rules is visible.
     old_session, old_tracing, running = await _session(current, registry)
     new_session, new_tracing, source = await _session(new, registry)
     problems: list[Problem] = []

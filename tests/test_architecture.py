@@ -58,3 +58,20 @@ def test_no_module_imports_a_later_one_at_import_time() -> None:
                     if name in rank and rank[name] > rank[path.stem]:
                         later.append(f"{path.stem} imports {name}")
     assert later == []
+
+
+def test_a_long_function_says_why_it_is_long() -> None:
+    """No function is over 60 lines unless a comment right below its docstring says why
+    (`# Over 60 lines because ...`)."""
+    import ast
+
+    unexplained: list[str] = []
+    for path in sorted((ROOT / "realtime_profiles").glob("*.py")):
+        lines = path.read_text("utf-8").splitlines()
+        for node in ast.walk(ast.parse("\n".join(lines))):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and \
+                    node.end_lineno is not None and node.end_lineno - node.lineno + 1 > 60:
+                head = "\n".join(lines[node.lineno - 1:node.lineno + 12])
+                if "# Over 60 lines because" not in head:
+                    unexplained.append(f"{path.name}:{node.lineno} {node.name}")
+    assert unexplained == []
