@@ -176,6 +176,9 @@ class Plan(NamedTuple):
     checks: dict[PathKey, Any]
     """Compiled schema checks by changed path, filled on first use (this plan's own: not
     data, a bundle's plan compiles its own)."""
+    pieces: dict[PathKey, dict[str, str]]
+    """The fingerprint's canonical text of each member of a container on the way to a hole,
+    filled on first use (`_fingerprint.fingerprint(pieces=...)`): not data either."""
 
     def allowed(self) -> list[str]:
         return [render_path(e.path) for e in self.entries]
@@ -279,7 +282,8 @@ def apply(document: dict[str, Any], plan: Plan, call_overrides: Mapping[str, Any
             problems.append(problem)
         else:
             changed.append(path)
-    return values, changed, problems
+    # a hole that is also a dependent of itself (a reference to it) is changed once
+    return values, list(dict.fromkeys(changed)), problems
 
 
 def _hole_values(plan: Plan, call_overrides: Mapping[str, Any],

@@ -205,7 +205,7 @@ def _plan(comp: Composition, entries: tuple[_calls.Entry, ...],
             base[hole] = copy_value(value)
     references = comp.references()
     return _calls.Plan(entries, holes, base, dependents, references, comp.stamp, comp.hashes,
-                       {})
+                       {}, {})
 
 
 def _checked(layer: Layer, validator: DocumentValidator) -> Layer:

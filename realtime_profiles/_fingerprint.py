@@ -29,17 +29,22 @@ TRACING_PATHS: Final[tuple[PathKey, ...]] = (
 )
 
 
+# One encoder for every canonical form (json.dumps with options builds a new one per call).
+_ENCODE: Final = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                                  allow_nan=False).encode
+
+
 def canonical(value: Any) -> bytes:
     """The canonical JSON bytes of `value` (what fingerprints and artifacts hash)."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      allow_nan=False).encode("utf-8")
+    return _ENCODE(value).encode("utf-8")
 
 
 def fingerprint(document: Mapping[str, Any], facets: Mapping[str, str], *,
                 references: Mapping[PathKey, Any] | None = None,
                 record: dict[PathKey, str] | None = None,
                 known: Mapping[PathKey, str] | None = None,
-                changed: Sequence[PathKey] = ()) -> str:
+                changed: Sequence[PathKey] = (),
+                pieces: dict[PathKey, dict[str, str]] | None = None) -> str:
     """The fingerprint of `document` under `facets`: a Merkle hash over its canonical JSON.
 
     Each mapping or list hashes to SHA-256 of its canonical JSON in which every nested
@@ -47,8 +52,10 @@ def fingerprint(document: Mapping[str, Any], facets: Mapping[str, str], *,
     document and the facets. Secrets count as their `references` (the
     text they were written as); stamps already in tracing metadata do not count. `record`
     collects each container's hash by path; with `known` (such a record) and `changed`, only
-    the containers on the way to a changed path are hashed again (a call's profile)."""
-    hasher = _Hasher(references or {}, record, known, changed)
+    the containers on the way to a changed path are hashed again (a call's profile), and
+    `pieces` (a cache kept with `known`, filled on first use) holds the canonical text of
+    each of their members that the call left alone, so only what changed is encoded."""
+    hasher = _Hasher(references or {}, record, known, changed, pieces)
     top = canonical({"document": {"#": hasher.digest(document, ())}, "facets": dict(facets)})
     return hashlib.sha256(top).hexdigest()[:LENGTH]
 
@@ -58,13 +65,15 @@ class _Hasher:
     every nested container stands as `{"#": <its hash>}` (an object no scalar can be, and a
     real nested object is always replaced by one, so the form is unambiguous)."""
 
-    __slots__ = ("_affected", "_changed", "_known", "_record", "_references")
+    __slots__ = ("_affected", "_changed", "_known", "_pieces", "_record", "_references")
 
     def __init__(self, references: Mapping[PathKey, Any], record: dict[PathKey, str] | None,
-                 known: Mapping[PathKey, str] | None, changed: Sequence[PathKey]) -> None:
+                 known: Mapping[PathKey, str] | None, changed: Sequence[PathKey],
+                 pieces: dict[PathKey, dict[str, str]] | None = None) -> None:
         self._references = references
         self._record = record
         self._known = known
+        self._pieces = pieces if known is not None else None
         # the paths on the way to a changed one, and what lies below one, are hashed again
         self._changed = frozenset(changed)
         self._affected = {p[:cut] for p in changed for cut in range(len(p) + 1)}
@@ -77,20 +86,32 @@ class _Hasher:
             cached = known.get(path)
             if cached is not None:
                 return cached
-        below = below or path in self._changed
+        return self._hash(value, path, below or path in self._changed)
+
+    def _hash(self, value: Any, path: PathKey, below: bool) -> str:
+        # a call's profile reaches here for the few containers on the way to its changes:
+        # each child container's hash is taken from `known` inline, without a call
         references = self._references
+        known = None if below else self._known
+        affected = self._affected
         shallow: Any
         if isinstance(value, dict):
             skip = STAMP_KEYS if len(path) == 4 and path[:3] in TRACING_PATHS \
                 and path[3] == "metadata" else ()
+            if self._pieces is not None and not below:
+                return self._hash_from_pieces(value, path, skip)
             shallow = {}
             for key, written in value.items():
                 if key in skip:
                     continue
                 child = (*path, key)
                 item = references[child] if references and child in references else written
-                shallow[key] = {"#": self.digest(item, child, below)} \
-                    if isinstance(item, dict | list) else item
+                if isinstance(item, dict | list):
+                    cached = known.get(child) if known is not None and child not in affected \
+                        else None
+                    shallow[key] = {"#": cached or self.digest(item, child, below)}
+                else:
+                    shallow[key] = item
         else:
             shallow = []
             for index, written in enumerate(value):
@@ -102,6 +123,36 @@ class _Hasher:
         if self._record is not None:
             self._record[path] = digest
         return digest
+
+    def _hash_from_pieces(self, value: dict[str, Any], path: PathKey,
+                          skip: tuple[str, ...]) -> str:
+        """`_hash` of a mapping on the way to a call's change, built from the cached text of
+        each member the call left alone (`"key":value`, exactly as the canonical encoder
+        writes it: keys sorted, no spaces) and the members it changed encoded now."""
+        assert self._pieces is not None and self._known is not None
+        cache = self._pieces.setdefault(path, {})
+        affected, changed, known = self._affected, self._changed, self._known
+        references = self._references
+        parts: list[str] = []
+        for key in sorted(value):
+            if key in skip:
+                continue
+            child = (*path, key)
+            fresh = child in affected or child in changed
+            piece = None if fresh else cache.get(key)
+            if piece is None:
+                item = references[child] if references and child in references else value[key]
+                if isinstance(item, dict | list):
+                    digest = None if fresh else known.get(child)
+                    encoded = '{"#":"' + (digest or self.digest(item, child)) + '"}'
+                else:
+                    encoded = _ENCODE(item)
+                piece = _ENCODE(key) + ":" + encoded
+                if not fresh:
+                    cache[key] = piece  # the composed profile's own: true for every call
+            parts.append(piece)
+        text = "{" + ",".join(parts) + "}"
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def unstamp(document: dict[str, Any]) -> None:

@@ -51,7 +51,8 @@ def call_profile(base: Profile, plan: _calls.Plan | None, call_overrides: Mappin
         raise ProfileValidationError(f"{where}: call overrides: {summarize(problems)}",
                                      problems)
     fingerprint = _fingerprint.fingerprint(document, base.facets, references=plan.references,
-                                           known=plan.hashes, changed=changed)
+                                           known=plan.hashes, changed=changed,
+                                           pieces=plan.pieces)
     if plan.stamp:
         stamps = {"profile_fingerprint": fingerprint,
                   "profile_base_fingerprint": base.fingerprint,

@@ -219,6 +219,33 @@ def test_the_fast_path_equals_composing_with_a_call_layer(voice: str, silence: i
             fast.fingerprint
 
 
+_CALL_KEYS = ("model_settings.voice", "model_settings.turn_detection.silence_duration_ms",
+              "vars.customer_name")
+
+
+@pytest.fixture(scope="module")
+def shared_loader(tmp_path_factory: pytest.TempPathFactory) -> Loader:
+    root = write_tree(tmp_path_factory.mktemp("calls"),
+                      {"base.yaml": BASE, "agents/a.yaml": "{}\n"})
+    return Loader(root, environ=ENV)
+
+
+@given(calls=st.lists(st.fixed_dictionaries({}, optional={
+    _CALL_KEYS[0]: st.sampled_from(["marin", "verse", "cedar"]),
+    _CALL_KEYS[1]: st.integers(200, 1200),
+    _CALL_KEYS[2]: st.text(alphabet="Abc ${}:._-", min_size=1, max_size=12)}),
+    min_size=1, max_size=6))
+def test_many_calls_on_one_loader_each_get_the_fingerprint_of_their_document(
+        shared_loader: Loader, calls: list[dict[str, Any]]) -> None:
+    """One loader serves call after call, each changing other keys: the fingerprint's cached
+    text of what a call left alone must never carry a value an earlier call set."""
+    stamp = ("run_config", "model_settings", "tracing", "metadata", "profile_fingerprint")
+    for call in calls:
+        fast = shared_loader.load("a", call_overrides=call)
+        afresh = shared_loader.explain_path("a", None, stamp, call_overrides=call).value
+        assert fast.fingerprint == afresh, call
+
+
 def test_load_profile_passes_facets_and_bucket_through(tree: Tree) -> None:
     from realtime_profiles import load_profile
 
