@@ -19,6 +19,7 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -129,11 +130,30 @@ def _combination_file(loader: Loader, combination: _matrix.Combination,
         "warnings": [_problem_data(p) for p in profile.warnings
                      if p.code != "secret-unavailable"],
         "plan": plan_data(comp.plan),
-        # the agents it hands off to, as the profile's graph (no secrets: agent sections)
-        "graph": {name: {"env": node.env, "agent": node.config}
-                  for name, node in sorted(profile.graph.items())},
+        # the agents it hands off to, as the profile's graph: their agent sections, with
+        # what those derive from a secret as references (resolved by a worker)
+        "graph": _graph_data(loader, request, profile, problems),
     }
     return file_name(combination), data, problems
+
+
+def _graph_data(loader: Loader, request: Any, profile: Any,
+                problems: list[Problem]) -> dict[str, Any]:
+    """The graph section of a combination file: each handoff target's agent section, its
+    values derived from a secret shipped as references like the document's own."""
+    graph: dict[str, Any] = {}
+    for name, node in sorted(profile.graph.items()):
+        entry: dict[str, Any] = {"env": node.env, "agent": node.config}
+        if node._hidden:
+            comp = loader._node_composition(request, name)
+            document = {"agent": entry["agent"]}
+            secrets: dict[str, dict[str, Any]] = {}
+            found = list(_ship_derived(comp, document, secrets))
+            problems.extend(replace(p, message=f"{p.message} (agent {name!r}, handed off "
+                                    f"to by {profile.agent!r})") for p in found)
+            entry["secrets"] = secrets
+        graph[name] = entry
+    return graph
 
 
 def _ship_derived(comp: Composition, document: dict[str, Any],
@@ -142,6 +162,7 @@ def _ship_derived(comp: Composition, document: dict[str, Any],
     put in tracing metadata) ship as their reference, like the secret, so the bundle and the
     ConfigMap made of it never hold the secret's text; a worker resolves them and masks
     them wherever they are shown. One that cannot be put as a reference is refused."""
+    texts: tuple[str, ...] | None = None
     for path in comp.hidden_in_document():
         value = get(document, path)
         if value is MISSING or render_path(path) in secrets:
@@ -149,6 +170,16 @@ def _ship_derived(comp: Composition, document: dict[str, Any],
         reference = get(comp.raw, path)
         source = shippable_source(comp, reference) if isinstance(value, str) else None
         if source is None:
+            if texts is None:
+                from ._secrets import mask_texts
+
+                texts = comp.secret_texts()
+            if mask_texts(value, texts) == value and "${" not in str(value):
+                # masked by its name alone (`vars.access_token`): no secret's text in it
+                if isinstance(value, str):  # still shown as *** by a worker
+                    secrets[render_path(path)] = {"key": list(path), "reference": value,
+                                                  "source": value, "derived": True}
+                continue
             yield Problem(path, "bundle-secret", "cannot ship in a bundle: this value is "
                           "derived from what a secret reads, and a bundle holds such a value "
                           "only as a reference to where it is read", profile_mark(comp, path),

@@ -64,6 +64,8 @@ class Composition:
     hashes: dict[PathKey, str] = field(default_factory=dict)
     """Each container's hash in the fingerprint (a call's fingerprint reuses them)."""
     flow: _secrets.SecretFlow | None = None
+    # outside source -> the text it gave (`Resolution.outputs`)
+    outputs: dict[tuple[str, Any], str] = field(default_factory=dict)
     # an override's mark -> the same with its value masked, for overrides that write a value
     # that is masked (a secret, or what one is derived from)
     relabel: dict[Mark, Mark] = field(default_factory=dict)
@@ -77,14 +79,30 @@ class Composition:
         """The paths of the document shown as `***` besides the secrets themselves."""
         return self.flow.hidden_in(self.document) if self.flow is not None else ()
 
+    def secret_texts(self) -> tuple[str, ...]:
+        """The text of every secret and of everything a secret reads from outside (a
+        variable's value, a file's content), longest first: what no fingerprint hashes."""
+        found = {value for path in self.secrets
+                 if isinstance(value := get(self.document, path), str)}
+        if self.flow is not None:
+            found.update(text for source in self.flow.outside
+                         if isinstance(text := self.outputs.get(source), str))
+        found.discard("")
+        return tuple(sorted(found, key=len, reverse=True))
+
     def references(self) -> dict[PathKey, Any]:
-        """What the fingerprint hashes in place of a masked value: each secret's and each
-        derived value's text as written (`${oc.env:NAME}`), never the value, so that the
-        fingerprint neither changes with a key nor lets anyone test guesses of one."""
+        """What the fingerprint hashes in place of a masked value: each secret's text as
+        written (`${oc.env:NAME}`), and each value masked for being derived from one as it
+        is with every secret text in it as `***` (`Hello bob. key=***`). The fingerprint
+        changes with what is sent besides the secrets, never with a key, and cannot be used
+        to test guesses of one."""
         found = {p: get(self.raw, p) for p in self.secrets}
-        for path in self.hidden_in_document():
-            written = get(self.raw, path)
-            found[path] = _secrets.MASK if written is MISSING else written
+        hidden = self.hidden_in_document()
+        if hidden:
+            texts = self.secret_texts()
+            for path in hidden:
+                if path not in found:
+                    found[path] = _secrets.mask_texts(get(self.document, path), texts)
         return found
 
     def shown(self, problem: Problem) -> Problem:
@@ -163,7 +181,7 @@ def compose(request: Request, tree: Tree, context: Context, *,
             _remove(document, problem.key)
     comp = Composition(raw, layers, document, problems, secrets, resolution.unset_secrets,
                        tuple(deps), failed, resolution.missing_secrets,
-                       gathered.facets, stamp, flow=flow)
+                       gathered.facets, stamp, flow=flow, outputs=resolution.outputs)
     locator = Locator(comp.provenance)  # folds with provenance only if a check asks
     roots = _secrets.secret_roots(raw, document)
     problems.extend(_secrets.literal_read_problems(raw, roots, resolution.edges,

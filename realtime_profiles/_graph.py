@@ -100,6 +100,10 @@ class Node:
     document: Mapping[str, Any]
     ok: bool
     names: tuple[str, ...] = field(init=False)
+    # masked paths of its `agent:` section (relative to it), and its secret texts: what a
+    # profile handing off to it scrubs from the wire
+    hidden: tuple[PathKey, ...] = ()
+    texts: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "names", tuple(name for _path, name in

@@ -94,6 +94,8 @@ class Resolution:
     edges: dict[PathKey, list[PathKey]] = field(default_factory=dict)
     # path -> the outside sources its own text read (`_secrets.source_id`)
     sources: dict[PathKey, set[tuple[str, Any]]] = field(default_factory=dict)
+    # outside source -> the text it gave (a variable's value, a file's content)
+    outputs: dict[tuple[str, Any], str] = field(default_factory=dict)
 
 
 class Interpolator:
@@ -502,8 +504,13 @@ class Interpolator:
             raise _Failed from None
         finally:  # what this path read from outside the tree, read or not
             found = self.sources.setdefault(path, set())
-            found.add(_secrets.source_id(name, args))
-            found.update(("inode", key[0]) for _, key in self.reads.files[files:] if key)
+            read = [_secrets.source_id(name, args),
+                    *(("inode", key[0]) for _, key in self.reads.files[files:] if key)]
+            found.update(read)
+        if isinstance(result, str):  # what was read: a secret's never enters a fingerprint
+            outputs = self.result.outputs
+            for source in read:
+                outputs[source] = result
         self._spend(result, path)
         return result
 

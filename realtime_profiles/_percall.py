@@ -14,7 +14,7 @@ from typing import Any
 
 from . import _calls, _facets, _fingerprint
 from ._fastschema import compile_node
-from ._paths import PathKey, get, render_path
+from ._paths import MISSING, PathKey, get, render_path
 from ._subschema import explain
 from ._validate import DocumentValidator
 from .errors import Problem, ProfileValidationError, Severity, sorted_problems, summarize
@@ -50,7 +50,9 @@ def call_profile(base: Profile, plan: _calls.Plan | None, call_overrides: Mappin
             where += f"[{_facets.label(base.facets)}]"
         raise ProfileValidationError(f"{where}: call overrides: {summarize(problems)}",
                                      problems)
-    fingerprint = _fingerprint.fingerprint(document, base.facets, references=plan.references,
+    fingerprint = _fingerprint.fingerprint(document, base.facets,
+                                           references=_references(plan, document, changed,
+                                                                  base._secret_texts),
                                            known=plan.hashes, changed=changed,
                                            pieces=plan.pieces)
     if plan.stamp:
@@ -73,6 +75,26 @@ def call_profile(base: Profile, plan: _calls.Plan | None, call_overrides: Mappin
         _explainer=explainer,
     )
     return profile, tuple(problems)
+
+
+def _references(plan: _calls.Plan, document: Mapping[str, Any], changed: Sequence[PathKey],
+                texts: Sequence[str]) -> Mapping[PathKey, Any]:
+    """The fingerprint's stand-ins for masked values, with each one the call changed (a
+    template over a call value beside a secret) taken again from the call's document."""
+    stale = [path for path in plan.references  # below or above what the call changed
+             if any(path == c[:len(path)] or c == path[:len(c)] for c in changed)]
+    if not stale:
+        return plan.references
+    from ._secrets import mask_texts
+
+    fresh = dict(plan.references)
+    for path in stale:
+        value = get(document, path)
+        if value is MISSING:  # a call value replaced what held it
+            del fresh[path]
+        else:
+            fresh[path] = mask_texts(value, texts)
+    return fresh
 
 
 def _schema_problems(validator: DocumentValidator, plan: _calls.Plan,

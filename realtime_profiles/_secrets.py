@@ -298,10 +298,12 @@ class SecretFlow:
     """
 
     def __init__(self, raw: Mapping[str, Any], hidden: set[PathKey],
-                 holding: set[PathKey]) -> None:
+                 holding: set[PathKey], outside: frozenset[tuple[str, Any]] = frozenset()
+                 ) -> None:
         self.raw = raw
         self.hidden = hidden
         self.holding = holding
+        self.outside = outside  # the outside sources (variables, files) secrets read
 
     @classmethod
     def build(cls, raw: Mapping[str, Any], document: Mapping[str, Any],
@@ -329,7 +331,7 @@ class SecretFlow:
                 readers.setdefault(target, []).append(reader)
         holding: set[PathKey] = set()
         _spread(raw, hidden, holding, readers, by_target)
-        return cls(raw, hidden, holding)
+        return cls(raw, hidden, holding, frozenset(outside))
 
     def __bool__(self) -> bool:
         return bool(self.hidden)
@@ -711,6 +713,26 @@ def redact(document: dict[str, Any], secrets: Sequence[PathKey],
             variables = unset.get(path)
             set_at(document, path, unset_text(variables) if variables else MASK)
     return document
+
+
+def mask_texts(value: Any, texts: Sequence[str], shortest: int = 1) -> Any:
+    """`value` with every occurrence of each of `texts` (secret texts, longest first) inside
+    its strings replaced by `***`; texts shorter than `shortest` only where a whole string is
+    one. A copy where anything changed; containers are walked."""
+    if not texts:
+        return value
+    if isinstance(value, str):
+        if value in texts:
+            return MASK
+        for text in texts:
+            if len(text) >= shortest and text in value:
+                value = value.replace(text, MASK)
+        return value
+    if isinstance(value, Mapping):
+        return {key: mask_texts(item, texts, shortest) for key, item in value.items()}
+    if isinstance(value, list):
+        return [mask_texts(item, texts, shortest) for item in value]
+    return value
 
 
 def unset_text(variables: Sequence[str]) -> str:

@@ -140,7 +140,7 @@ class Bundle:
         which copies the document itself and never changes its base) shares one base per
         set of secret values: resolved again each call, the document copied only when they
         change."""
-        values, missing = self._secret_values(data)
+        values, missing, texts = self._read_secrets(data)
         label = _label(data)
         if missing:
             names = ", ".join(sorted(missing))
@@ -168,42 +168,85 @@ class Bundle:
             start_messages=document.get("start_messages") or [],
             client_messages=document.get("client_messages") or [],
             agent_config=document.get("agent") or {},
-            graph=data["__graph"],
+            graph=self._graph(data),
             warnings=data["__warnings"],
             facets=dict(data["facets"]), fingerprint=data["fingerprint"],
             _secrets=tuple(secrets),
             _derived=tuple(derived),
+            _secret_texts=texts,
         )
         if not copy:
             data["__base"] = (values, profile)  # type: ignore[index]
         return profile
 
-    def _secret_values(self, data: Mapping[str, Any]) -> tuple[tuple[str, ...],
-                                                               dict[str, list[str]]]:
-        """Each secret's value now, and the variables that are not set (by secret)."""
+    def _graph(self, data: Mapping[str, Any]) -> Mapping[str, GraphNode]:
+        """The handoff targets: shared by every load, unless a target's agent section holds
+        values derived from a secret (shipped as references): those are resolved now."""
+        graph: Mapping[str, GraphNode] = data["__graph"]
+        shipped = data.get("graph") or {}
+        if not any(node.get("secrets") for node in shipped.values()):
+            return graph
+        made: dict[str, GraphNode] = {}
+        for name, node in shipped.items():
+            if not node.get("secrets"):
+                made[name] = graph[name]
+                continue
+            section = {"agent": _copy(node["agent"])}
+            read: list[str] = []
+            hidden: list[tuple[Any, ...]] = []
+            for dotted, secret in node["secrets"].items():
+                try:
+                    value = self._resolve(secret["source"], read)
+                except _Unset as exc:
+                    raise SecretUnavailableError(
+                        f"{_label(data)}: cannot load for use: {dotted} of agent {name!r} "
+                        f"reads environment variable {exc.name}, which is not set",
+                        []) from None
+                _put(section, tuple(secret["key"]), value)
+                hidden.append(tuple(secret["key"])[1:])
+            texts = sorted({t for t in read if t}, key=len, reverse=True)
+            made[name] = GraphNode(name, node["env"], section["agent"], None, tuple(hidden),
+                                   tuple(texts))
+        return MappingProxyType(made)
+
+    def _read_secrets(self, data: Mapping[str, Any]
+                      ) -> tuple[tuple[str, ...], dict[str, list[str]], tuple[str, ...]]:
+        """Each secret's value now, the variables that are not set (by secret), and the
+        secret texts (`Profile._secret_texts`): each secret's value and what it read (a
+        variable's value, a file's content), longest first."""
         values: list[str] = []
         missing: dict[str, list[str]] = {}
+        texts: set[str] = set()
         for dotted, secret in data["secrets"].items():
+            read: list[str] = []
             try:
-                values.append(self._resolve(secret["source"]))
+                values.append(self._resolve(secret["source"], read))
             except _Unset as exc:
                 missing.setdefault(exc.name, []).append(dotted)
-        return tuple(values), missing
+                continue
+            if not secret.get("derived"):  # a derived value is masked, not a secret text
+                texts.update((values[-1], *read))
+        texts.discard("")
+        return tuple(values), missing, tuple(sorted(texts, key=len, reverse=True))
 
-    def _resolve(self, source: str) -> str:
+    def _resolve(self, source: str, read: list[str] | None = None) -> str:
         """A secret's reference resolved: `${oc.env:NAME[,default]}` from the environment,
-        `${file:path}` from `files_root` (inside it, bounded, like the Loader's), text as is."""
+        `${file:path}` from `files_root` (inside it, bounded, like the Loader's), text as is.
+        What each reference gave is added to `read`."""
         environ = os.environ if self._environ is None else self._environ
 
         def one(match: re.Match[str]) -> str:
             if match.group("file") is not None:
-                return self._read_secret_file(match.group("file"))
-            name = match.group("name")
-            if name in environ:
-                return environ[name]
-            if match.group("default") is not None:
-                return match.group("default")
-            raise _Unset(name)
+                text = self._read_secret_file(match.group("file"))
+            elif (name := match.group("name")) in environ:
+                text = environ[name]
+            elif match.group("default") is not None:
+                text = match.group("default")
+            else:
+                raise _Unset(name)
+            if read is not None:
+                read.append(text)
+            return text
 
         return _REFERENCE.sub(one, source)
 

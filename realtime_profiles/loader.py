@@ -543,6 +543,7 @@ class Loader:
             _secrets=comp.secrets,
             _unset=dict(comp.unset),
             _derived=comp.hidden_in_document(),
+            _secret_texts=comp.secret_texts(),
             _explainer=lambda key: self.explain(agent, env, key, overrides, facets=facets),
         )
 
@@ -641,6 +642,12 @@ class Loader:
             kept = {g: o for g, o in request.facets if g in groups and o in groups[g].allowed}
         return self._request(name, request.env, (), kept, None, snapshot=run.snapshot)
 
+    def _node_composition(self, request: Request, name: str) -> Composition:
+        """The composition of agent `name` as a node of `request`'s graph (a bundle ships what
+        its agent section derives from a secret as references: `build` needs its raw tree)."""
+        run = _Run(Snapshot(self.environ))
+        return self._compose(self._node_request(request, name, run), lenient=True)
+
     def _successors(self, request: Request, node: Node, tree: Tree, run: _Run) -> list[Node]:
         found = (self._graph_load(request, name, tree, run) for name in node.names)
         return [n for n in found if n is not None]
@@ -656,7 +663,9 @@ class Loader:
         comp = self._compose(request, lenient=True)
         problems = finish(comp, self.validator, self._checks, strict=False)
         ok = not any(p.severity == "error" for p in problems)
-        node = Node(request.agent, comp.document, ok)
+        hidden = tuple(path[1:] for path in comp.hidden_in_document() if path[0] == "agent")
+        node = Node(request.agent, comp.document, ok, hidden,
+                    comp.secret_texts() if hidden else ())
         value = (node, comp.deps)
         self._store(key, comp.deps, value)
         return value
@@ -668,7 +677,8 @@ class Loader:
             own = run.node_requests.get(node)
             facets = dict(own.facets) if own is not None else None
             made = GraphNode(name, env, node.document.get("agent") or {},  # copied when read
-                             lambda key: self.explain(name, env, key, facets=facets))
+                             lambda key: self.explain(name, env, key, facets=facets),
+                             node.hidden, node.texts)
             run.graph_nodes[node] = made
         return made
 

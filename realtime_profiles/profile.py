@@ -83,6 +83,10 @@ class GraphNode:
     _config: dict[str, Any] = field(repr=False)
     _explainer: Callable[[str], Explanation] | None = field(default=None, repr=False,
                                                             compare=False)
+    # paths of the section masked wherever shown (derived from what a secret reads), and
+    # the texts of that profile's secrets: scrubbed from the wire of a profile handing off
+    _hidden: tuple[PathKey, ...] = field(default=(), repr=False)
+    _secret_texts: tuple[str, ...] = field(default=(), repr=False, compare=False)
 
     @property
     def config(self) -> dict[str, Any]:
@@ -127,6 +131,9 @@ class Profile:
     # values shown as *** because they derive from what a secret reads (call_id: the same
     # ${oc.env:OPENAI_API_KEY}, instructions: ${model_config.api_key}, ...)
     _derived: tuple[PathKey, ...] = field(default=(), repr=False)
+    # the text of each secret and of what secrets read (a variable's value), longest first:
+    # never hashed into a call's fingerprint, scrubbed from whatever shows the wire
+    _secret_texts: tuple[str, ...] = field(default=(), repr=False, compare=False)
     _explainer: Callable[[str], Explanation] | None = field(default=None, repr=False,
                                                             compare=False)
 

@@ -137,14 +137,21 @@ def run_sync(awaitable: Awaitable[T]) -> T:
 # -- secrets never leave ---------------------------------------------------------------------
 
 def secret_values(*profiles: Profile) -> list[str]:
-    """The text of every secret the profiles hold (api key, header values) and of every
-    string derived from what a secret reads (a token also written into tracing metadata, an
-    instruction that quotes the key), longest first."""
+    """The text of every secret the profiles hold (api key, header values), of what those
+    secrets read (a variable's value), and of every string derived from what a secret reads
+    (a token also written into tracing metadata, an instruction that quotes the key), in the
+    profiles and in the agents they hand off to, longest first."""
     found: set[str] = set()
     for profile in profiles:
         document = profile.document()
         for path in profile.hidden_paths():
             found.update(_strings(get(document, path)))
+        found.update(profile._secret_texts)
+        for node in profile.graph.values():  # the agents it hands off to reach the wire too
+            config = node._config
+            for path in node._hidden:
+                found.update(_strings(get(config, path)))
+            found.update(node._secret_texts)
     found.discard("")
     found.discard(MASK)
     return sorted(found, key=len, reverse=True)
@@ -166,25 +173,7 @@ def _strings(value: Any) -> Iterable[str]:
 def scrub(data: T, secrets: Iterable[str]) -> T:
     """`data` with each secret's text replaced by `***`: a string equal to a secret, and,
     for secrets long enough not to match by chance, every occurrence inside a string."""
-    values = list(secrets)
-    if not values:
-        return data
-    whole = set(values)
-    inside = [v for v in values if len(v) >= _SHORTEST_SCRUBBED]
+    from ._secrets import mask_texts
 
-    def clean(node: Any) -> Any:
-        if isinstance(node, str):
-            if node in whole:
-                return MASK
-            for value in inside:
-                if value in node:
-                    node = node.replace(value, MASK)
-            return node
-        if isinstance(node, Mapping):
-            return {key: clean(item) for key, item in node.items()}
-        if isinstance(node, list):
-            return [clean(item) for item in node]
-        return node
-
-    cleaned: T = clean(data)
+    cleaned: T = mask_texts(data, tuple(secrets), _SHORTEST_SCRUBBED)
     return cleaned

@@ -10,17 +10,27 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
+import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from conftest import Tree
 
-from realtime_profiles import Bundle, LiveUpdateError, Loader, Profile, build_bundle
+from realtime_profiles import (
+    Bundle,
+    LiveUpdateError,
+    Loader,
+    Profile,
+    ProfileValidationError,
+    build_bundle,
+)
 from realtime_profiles.cli import main
 from realtime_profiles.live import apply_update, follow, plan_update
 from realtime_profiles.offline import open_session, stand_ins
 
 CANARY = "sk-CANARY0123456789abcdefghij"
+TOKEN_TEXT = "tok-CANARY-xyz-123456"
 
 
 def run(*argv: str) -> tuple[int, str, str]:
@@ -173,6 +183,195 @@ def test_wire_url_is_scrubbed_like_the_frames(tree: Tree, monkeypatch: Any) -> N
     code, out, err = run("--root", str(root), "wire", "a")
     assert code == 0, err
     assert CANARY not in out
+
+
+# -- what the agents a profile hands off to derive from a secret --------------------
+
+GRAPH = {
+    # every composition has the header, so TOKEN_TEXT is a secret source in a's and in b's
+    "base.yaml": """
+        run_config:
+          model_settings:
+            model_name: gpt-realtime
+        model_config:
+          headers:
+            Authorization: Bearer ${oc.env:TOKEN}
+        """,
+    "agents/a.yaml": """
+        agent:
+          instructions: hi
+          handoffs: [b]
+        """,
+    "agents/b.yaml": """
+        agent:
+          name: Billing
+          instructions: hi b
+          handoff_description: "desc ${oc.env:TOKEN}"
+        """,
+    "agents/b/prod.yaml": """
+        agent:
+          handoff_description: "prod ${oc.env:TOKEN}"
+        """,
+    "env/dev.yaml": "{}\n",
+    "env/prod.yaml": "{}\n",
+}
+
+
+def test_wire_scrubs_what_a_handed_off_agent_derives_from_a_secret(
+        tree: Tree, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Promise: a value derived from what a secret reads is never printed by any command;
+    `wire` and `diff --wire` replace every masked value by `***`. `b.handoff_description`
+    reads TOKEN_TEXT (masked in b's own `show`), but the handoff tool of `a` carries it on the
+    wire unscrubbed: `wire.secret_values(profile)` collects only the start profile's
+    `hidden_paths()`, never those of the agents of its graph.
+    Repro: TOKEN=... realtime-profiles wire a --env dev"""
+    root = tree(GRAPH)
+    monkeypatch.setenv("TOKEN", TOKEN_TEXT)
+    code, out, err = run("--root", str(root), "show", "b", "--env", "dev")
+    assert code == 0 and TOKEN_TEXT not in out + err  # masked where b is shown...
+    code, out, err = run("--root", str(root), "wire", "a", "--env", "dev")
+    assert code == 0, err
+    assert TOKEN_TEXT not in out + err  # ...printed in a's handoff tool description
+    code, out, err = run("--root", str(root), "diff", "a@dev", "a@prod", "--wire")
+    assert TOKEN_TEXT not in out + err
+
+
+def test_live_plan_render_scrubs_a_handed_off_agents_derived_values(
+        tree: Tree, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Promise: `UpdatePlan.render()`/`to_data()` replace every masked value by `***`. The
+    handoff tool's description (b's handoff_description, which reads TOKEN_TEXT) is rendered raw:
+    the plan's `secrets` come from `secret_values(old, new)` of the two start profiles only.
+    Repro: plan_update(loader.load('a','dev'), loader.load('a','prod')).render()"""
+    root = tree(GRAPH)
+    loader = Loader(root, environ={"TOKEN": TOKEN_TEXT})
+    plan = plan_update(loader.load("a", "dev"), loader.load("a", "prod"))
+    assert plan.fields  # the handoff tool changed: there is something to send
+    assert TOKEN_TEXT not in plan.render()
+    assert TOKEN_TEXT not in json.dumps(plan.to_data())
+
+
+def test_a_bundle_graph_section_never_holds_a_value_derived_from_a_secret(
+        tree: Tree, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Promise: a bundle (and the ConfigMap made of it) ships each value derived from a
+    secret as the reference it was written as, never its value. b's own combination file
+    ships `desc ${oc.env:TOKEN}`, but a's file carries b's `agent:` section in its `graph`
+    resolved: `"handoff_description": "desc tok-..."` (the graph is serialized from the
+    resolved agent sections, without the reference substitution the document gets).
+    Repro: TOKEN=... realtime-profiles build --out bundle; grep tok- bundle/a--dev--*.json"""
+    root = tree(GRAPH)
+    monkeypatch.setenv("TOKEN", TOKEN_TEXT)
+    out = tmp_path / "bundle"
+    code, stdout, stderr = run("--root", str(root), "build", "--out", str(out))
+    assert code == 0, stdout + stderr
+    assert [p.name for p in out.rglob("*.json") if TOKEN_TEXT in p.read_text()] == []
+    code, stdout, stderr = run("export", "--bundle", str(out), "--name", "voice",
+                               "--format", "configmap")
+    assert code == 0, stderr
+    assert TOKEN_TEXT not in stdout + stderr
+
+
+# -- the fingerprint of masked values --------------------------------------------------
+
+FINGERPRINTED = {
+    "base.yaml": """
+        vars:
+          customer_name: ada
+          access_token: abc
+        run_config:
+          model_settings:
+            model_name: gpt-realtime
+            voice: marin
+            tracing:
+              workflow_name: wf
+              metadata: {tok: "${vars.access_token}"}
+        model_config:
+          api_key: ${oc.env:OPENAI_API_KEY}
+        overridable:
+          vars.customer_name: {pattern: "^[a-z]{1,20}$"}
+        """,
+    "agents/a.yaml": """
+        agent:
+          instructions: "Hello ${vars.customer_name}."
+        """,
+    "env/dev.yaml": "{}\n",
+}
+
+
+def test_the_fingerprint_changes_with_a_call_value_in_text_beside_a_secret(tree: Tree) -> None:
+    """Promise: the fingerprint changes whenever an emitted value does (and a trace leads
+    back to the exact configuration). Instructions `Hello ${vars.customer_name}. key=${oc.env:
+    OPENAI_API_KEY}` are hashed as their reference text, so calls with different names send
+    different instructions under one fingerprint, equal to the base profile's.
+    (Without the secret in the text the fingerprints differ, as they should.)
+    Repro: load(..., call_overrides={'vars.customer_name': 'bob'}) vs 'eve'"""
+    root = tree({**FINGERPRINTED, "agents/a.yaml": """
+        agent:
+          instructions: "Hello ${vars.customer_name}. key=${oc.env:OPENAI_API_KEY}"
+        """})
+    loader = Loader(root, environ={"OPENAI_API_KEY": CANARY})
+    bob = loader.load("a", "dev", call_overrides={"vars.customer_name": "bob"})
+    eve = loader.load("a", "dev", call_overrides={"vars.customer_name": "eve"})
+    assert bob.agent_config["instructions"] != eve.agent_config["instructions"]
+    assert bob.fingerprint != eve.fingerprint
+
+
+def test_the_fingerprint_changes_with_a_literal_behind_a_masked_value(
+        tree: Tree, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Promise: the fingerprint changes whenever an emitted value does. `metadata.tok:
+    ${vars.access_token}` is masked (a vars name that says token) and hashed as the text
+    `${vars.access_token}`, so changing the literal it reads (a file, an override, a
+    REALTIME_PROFILES__ variable) changes what is sent but not the fingerprint, though no
+    secret reads it (root: the fingerprint's `references` cover every masked path, not only
+    secrets and what derives from them, and a reference is hashed as its text).
+    Repro: show a --env dev --fingerprint vars.access_token=abc / =xyz -> same print"""
+    root = tree(FINGERPRINTED)
+    monkeypatch.setenv("OPENAI_API_KEY", CANARY)
+    prints = {}
+    for value in ("abc", "xyz"):
+        code, out, err = run("--root", str(root), "show", "a", "--env", "dev",
+                             "--fingerprint", f"vars.access_token={value}")
+        assert code == 0, err
+        prints[value] = out.strip()
+    loader = Loader(root, environ={"OPENAI_API_KEY": CANARY})
+    sent = {v: loader.load("a", "dev", [f"vars.access_token={v}"])
+            .run_config["model_settings"]["tracing"]["metadata"]["tok"] for v in prints}
+    assert sent["abc"] != sent["xyz"]  # what is sent differs...
+    assert prints["abc"] != prints["xyz"]  # ...the fingerprint does not
+
+
+def test_a_call_fingerprint_follows_the_call_never_the_key(tree: Tree, tmp_path: Path) -> None:
+    """Per call, a value masked for being derived from a secret is fingerprinted with the
+    call's text and the secret as `***`: one fingerprint per name, whatever the key. Such a
+    value cannot ship in a bundle (its call template would hold the key): build refuses."""
+    root = tree({**FINGERPRINTED, "agents/a.yaml": """
+        agent:
+          instructions: "Hello ${vars.customer_name}. key=${oc.env:OPENAI_API_KEY}"
+        """})
+    prints = set()
+    for key in (CANARY, CANARY + "-rotated"):
+        loader = Loader(root, environ={"OPENAI_API_KEY": key})
+        for name in ("bob", "eve"):
+            profile = loader.load("a", "dev", call_overrides={"vars.customer_name": name})
+            prints.add((name, profile.fingerprint))
+    assert len(prints) == 2
+    with pytest.raises(ProfileValidationError) as info:
+        build_bundle(Loader(root, environ={"OPENAI_API_KEY": CANARY}), tmp_path / "b")
+    assert [p.path for p in info.value.problems] == ["agent.instructions"]
+    assert CANARY not in str(info.value)
+
+
+def test_a_value_masked_by_its_name_ships_and_stays_masked(tree: Tree, tmp_path: Path) -> None:
+    """`metadata.tok: ${vars.access_token}` holds no secret's text (only its name says
+    token): it ships as its value, and the worker still shows it as `***`."""
+    root = tree(FINGERPRINTED)
+    loader = Loader(root, environ={"OPENAI_API_KEY": CANARY})
+    build_bundle(loader, tmp_path / "b")
+    profile = Bundle(tmp_path / "b", environ={"OPENAI_API_KEY": CANARY}).load("a", "dev")
+    assert profile.run_config["model_settings"]["tracing"]["metadata"]["tok"] == "abc"
+    assert profile.redacted()["run_config"]["model_settings"]["tracing"]["metadata"]["tok"] \
+        == "***"
+    assert profile.fingerprint == loader.load("a", "dev").fingerprint
+
 
 
 # -- 3. cause classification -----------------------------------------------------------------
