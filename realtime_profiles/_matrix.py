@@ -71,11 +71,24 @@ def combinations(loader: Loader, agents: Sequence[str], envs: Sequence[str | Non
 
 
 def sample(found: Sequence[Combination], size: int) -> list[Combination]:
-    """An even, deterministic sample: the same `size` cells on every run (ordered by a hash
-    of their labels, then put back in matrix order)."""
+    """An even, deterministic sample: the same `size` cells on every run. Cells are taken in
+    the order of a hash of their labels, first those that bring an agent, an environment or
+    a facet option the sample does not have yet (so every value appears once `size` allows),
+    then the rest; the sample is put back in matrix order."""
     ranked = sorted(found, key=lambda c: hashlib.sha256(c.label().encode()).hexdigest())
-    keep = set(ranked[:size])
-    return [c for c in found if c in keep]
+    values = {c: {("agent", c.agent), ("env", c.env), *c.facets} for c in ranked}
+    keep: list[Combination] = []
+    seen: set[tuple[str, str | None]] = set()
+    while len(keep) < size:  # each step: the cell that brings the most new values
+        best = max(ranked, key=lambda c: len(values[c] - seen))  # the first such, by hash
+        if not values[best] - seen:
+            break  # every value is in: the rest by hash
+        keep.append(best)
+        seen |= values[best]
+    chosen = set(keep)
+    keep.extend(c for c in ranked if c not in chosen)
+    kept = set(keep[:size])
+    return [c for c in found if c in kept]
 
 
 def summary(found: Sequence[Combination]) -> list[str]:

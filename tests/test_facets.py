@@ -159,6 +159,23 @@ def test_a_matrix_over_the_limit_is_refused_with_its_size_or_sampled(tree: Tree)
                                             "json")[1])["profiles"]]
 
 
+def test_a_sample_holds_every_agent_environment_and_option_it_can() -> None:
+    """A sample first takes the cells that bring a value it lacks: with room for it, every
+    agent, environment and facet option is checked at least once."""
+    from realtime_profiles._matrix import Combination, sample
+
+    cells = [Combination(agent, env, (("locale", locale), ("transport", transport)))
+             for agent in ("a", "b", "c", "d") for env in ("dev", "prod", "staging")
+             for locale in ("en", "fr") for transport in ("sip", "web")]
+    chosen = sample(cells, 4)
+    assert len(chosen) == 4 and chosen == [c for c in cells if c in chosen]
+    assert {c.agent for c in chosen} == {"a", "b", "c", "d"}
+    assert {c.env for c in chosen} == {"dev", "prod", "staging"}
+    assert {f for c in chosen for f in c.facets} == {("locale", "en"), ("locale", "fr"),
+                                                     ("transport", "sip"), ("transport", "web")}
+    assert sample(cells, 4) == chosen  # the same cells on every run
+
+
 @pytest.mark.parametrize(("files", "expected"), [
     pytest.param({"base.yaml": "facets: {transport: {default: tcp}}\n"},
                  "profiles/base.yaml:1:22: facets.transport.default: 'tcp' is not an option of "
