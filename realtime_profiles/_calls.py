@@ -5,7 +5,9 @@ A per-call value is like a SQL parameter: it is placed, never interpolated or re
 nothing a caller sends can make the loader read a file or an environment variable. The
 profile says what may change (`overridable:` lists dotted paths, each optionally with an
 `enum`, `minimum`/`maximum` or `pattern` narrower than the schema); a secret, the url, the
-headers, and any name of code (a tool, handoff, guardrail, ...) can never be listed.
+headers, any name of code (a tool, handoff, guardrail, ...) and anything masked where it is
+shown can never be listed. A message about a call value quotes it only when an override's
+value there could be quoted (`_secrets.may_echo`).
 
 The per-call path does not compose again. A `Plan`, computed once per composed profile, knows
 each overridable path's current value and every emitted value derived from one (a whole
@@ -18,13 +20,13 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Final, NamedTuple
 
 from . import _secrets
 from ._interpolate import Hole, Template
 from ._layer import DOCUMENT_SECTIONS, SECTIONS
-from ._limits import MAX_DEPTH
+from ._limits import MAX_CALL_INTEGER, MAX_DEPTH
 from ._paths import (
     MISSING,
     KeyError_,
@@ -37,6 +39,7 @@ from ._paths import (
     under,
 )
 from ._subschema import SchemaNav
+from ._validate import _coercion_hint, _describe, _got
 from .errors import Mark, Problem, UsageError, did_you_mean, mean
 
 SECTION: Final = "overridable"
@@ -60,9 +63,11 @@ class Entry(NamedTuple):
 
 # -- the contract --------------------------------------------------------------------------
 
-def contract(section: Any, nav: SchemaNav) -> tuple[tuple[Entry, ...], list[Problem]]:
+def contract(section: Any, nav: SchemaNav, masked: Callable[[PathKey], bool] | None = None
+             ) -> tuple[tuple[Entry, ...], list[Problem]]:
     """The entries of an `overridable:` section (a mapping of dotted path to constraint, or a
-    list of paths), with a located problem for each entry that cannot be allowed."""
+    list of paths), with a located problem for each entry that cannot be allowed. `masked`
+    says which paths the composition masks wherever they are shown (`Composition.hides`)."""
     if section is None:
         return (), []
     items: list[tuple[Any, Any]]
@@ -81,9 +86,27 @@ def contract(section: Any, nav: SchemaNav) -> tuple[tuple[Entry, ...], list[Prob
     for key, spec in items:
         entry, found = _entry(key, spec, nav)
         problems.extend(found)
-        if entry is not None:
-            entries.append(entry)
+        if entry is None:
+            continue
+        entries.append(entry)
+        if masked is not None and masked(entry.path):
+            # an error in the profile, which therefore never loads; the entry stays in the
+            # plan so that `explain` with such a call key still shows the value masked
+            problems.append(masked_problem(entry.path, str(key)))
     return tuple(entries), problems
+
+
+def masked_problem(path: PathKey, key: str | None = None) -> Problem:
+    """The contract lists a path whose value is masked wherever it is shown."""
+    return Problem((SECTION, key or render_path(path)), "call-contract", MASKED_REFUSAL[0],
+                   None, MASKED_REFUSAL[1])
+
+
+MASKED_REFUSAL: Final = (
+    "is masked wherever it is shown (named like a secret, or holds or reads what a secret "
+    "reads): a caller can never set it",
+    "secrets come from ${oc.env:...} or ${file:...} only; name a var that is none without "
+    "key, token, secret, password, auth, ...")
 
 
 def _entry(key: Any, spec: Any, nav: SchemaNav) -> tuple[Entry | None, list[Problem]]:
@@ -229,15 +252,16 @@ def parse_calls(call_overrides: Mapping[str, Any],
     holes = plan.holes if plan is not None else ()
     memo: dict[Any, Any] = plan.checks if plan is not None else {}
     for key in call_overrides:
-        placed = memo.get(("#key", key)) if isinstance(key, str) else None
-        if placed is None:
-            placed = _place(key, holes)
-            if isinstance(key, str):  # the same keys come on every call: parsed once a plan
-                memo[("#key", key)] = placed
-        if not placed:
-            refused.append(repr(key))
+        if not isinstance(key, str):  # never str() it: an int may be too long to print
+            refused.append(f"a key of type {type(key).__name__}")
             continue
-        parsed.append((str(key), placed[0], placed[1]))
+        placed = memo.get(("#key", key))
+        if placed is None:  # the same keys come on every call: parsed once a plan
+            placed = memo[("#key", key)] = _place(key, holes)
+        if not placed:
+            refused.append(repr(_secrets.masked_key(key)))
+            continue
+        parsed.append((key, placed[0], placed[1]))
     if refused:
         allowed = ", ".join(plan.allowed()) if plan is not None and plan.entries else \
             "nothing (the profile has no overridable: section)"
@@ -247,10 +271,10 @@ def parse_calls(call_overrides: Mapping[str, Any],
     return parsed
 
 
-def _place(key: Any, holes: Sequence[PathKey]) -> tuple[PathKey, ...]:
+def _place(key: str, holes: Sequence[PathKey]) -> tuple[PathKey, ...]:
     """A call key's path and the hole it lands in, or `()` when it may not be set."""
     try:
-        path = split_key(str(key), SECTIONS, MAX_DEPTH)
+        path = split_key(key, SECTIONS, MAX_DEPTH)
     except KeyError_:
         return ()
     hole = next((h for h in holes if under(path, h)), None)
@@ -295,9 +319,9 @@ def _hole_values(plan: Plan, call_overrides: Mapping[str, Any],
     touched: dict[PathKey, None] = {}
     for key, path, hole in parsed:
         value = call_overrides[key]
-        if not _json_data(value):
-            problems.append(Problem(path, "type", f"expected JSON data, got a "
-                                    f"{type(value).__name__}", CALL_MARK))
+        problem = _json_problem(value, path)
+        if problem is not None:
+            problems.append(problem)
             continue
         rest = path[len(hole):]
         if not rest:
@@ -317,9 +341,11 @@ def _hole_values(plan: Plan, call_overrides: Mapping[str, Any],
     return values, touched, problems
 
 
-def constraint_problems(plan: Plan, values: Mapping[PathKey, Any],
-                        touched: Sequence[PathKey]) -> Iterator[Problem]:
-    """The contract's own constraints, for every entry a call touched."""
+def constraint_problems(plan: Plan, values: Mapping[PathKey, Any], touched: Sequence[PathKey],
+                        hidden: Callable[[PathKey], bool] = lambda path: False
+                        ) -> Iterator[Problem]:
+    """The contract's own constraints, for every entry a call touched. A value at a path
+    `hidden` says is masked, or that an override's value could not be quoted at, is `***`."""
     for entry in plan.entries:
         hole = next((h for h in touched if under(entry.path, h)), None)
         if hole is None or (entry.enum is None and entry.minimum is None
@@ -328,26 +354,39 @@ def constraint_problems(plan: Plan, values: Mapping[PathKey, Any],
         value = get(values.get(hole), entry.path[len(hole):]) if hole in values else MISSING
         if value is MISSING:
             continue
-        yield from _constraint(entry, value)
+        masked = hidden(entry.path) or not _secrets.may_echo_data(entry.path, value)
+        yield from _constraint(entry, value, masked)
 
 
-def _constraint(entry: Entry, value: Any) -> Iterator[Problem]:
-    shown = repr(value) if isinstance(value, str) else str(value)
+def _constraint(entry: Entry, value: Any, masked: bool) -> Iterator[Problem]:
+    """The entry's constraints on `value` (all JSON data, integers in range). A `pattern`
+    takes a string and `minimum`/`maximum` a number (not a boolean): any other value is
+    refused, never let through unchecked. A masked value is `***`, with no did-you-mean."""
+    shown = _describe(value, masked)
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    if entry.pattern is not None and not isinstance(value, str):
+        yield Problem(entry.path, "call-type", f"expected a string, got {_got(value, masked)}:"
+                      f" the profile's overridable: contract requires one matching "
+                      f"{entry.pattern!r}", CALL_MARK, "send the value as a string")
+        return
+    if (entry.minimum is not None or entry.maximum is not None) and not number:
+        yield Problem(entry.path, "call-type", f"expected a number, got {_got(value, masked)}:"
+                      " the profile's overridable: contract bounds it", CALL_MARK,
+                      None if masked else _coercion_hint(value, ("number",)))
+        return
     if entry.enum is not None and value not in entry.enum:
         options = ", ".join(map(repr, entry.enum))
         yield Problem(entry.path, "call-enum", f"{shown} is not one of {options} (the "
                       "profile's overridable: contract)", CALL_MARK,
                       mean(did_you_mean(value, [str(o) for o in entry.enum]))
-                      if isinstance(value, str) else None)
-    number = isinstance(value, int | float) and not isinstance(value, bool)
+                      if isinstance(value, str) and not masked else None)
     if entry.minimum is not None and number and value < entry.minimum:
         yield Problem(entry.path, "call-minimum", f"{shown} is less than {entry.minimum}, the "
                       "minimum the profile allows per call", CALL_MARK)
     if entry.maximum is not None and number and value > entry.maximum:
         yield Problem(entry.path, "call-maximum", f"{shown} is greater than {entry.maximum}, "
                       "the maximum the profile allows per call", CALL_MARK)
-    if entry.pattern is not None and isinstance(value, str) \
-            and re.search(entry.pattern, value) is None:
+    if entry.pattern is not None and re.search(entry.pattern, value) is None:
         yield Problem(entry.path, "call-pattern", f"{shown} does not match "
                       f"{entry.pattern!r}, as the profile requires per call", CALL_MARK)
 
@@ -416,16 +455,36 @@ def _not_placeable(shown: PathKey, where: PathKey) -> Problem:
                    "mapping or list that holds it", CALL_MARK, "override the whole value above")
 
 
-def _json_data(value: Any, depth: int = 0) -> bool:
+def _json_problem(value: Any, path: PathKey, depth: int = 0) -> Problem | None:
+    """Why a call value is not JSON data a profile may hold (located at the item that is
+    not), or None. An integer must lie within +-`MAX_CALL_INTEGER`: checked before anything
+    prints one (Python cannot print an integer of more than 4300 digits)."""
     if depth > MAX_DEPTH:
-        return False
+        return Problem(path, "type", f"expected JSON data, nested at most {MAX_DEPTH} deep",
+                       CALL_MARK)
+    children: Iterable[tuple[str | int, Any]] = ()
     if isinstance(value, dict):
-        return all(isinstance(k, str) and _json_data(v, depth + 1) for k, v in value.items())
-    if isinstance(value, list):
-        return all(_json_data(v, depth + 1) for v in value)
-    if isinstance(value, float):
-        return math.isfinite(value)
-    return value is None or isinstance(value, str | int | bool)
+        odd = [key for key in value if not isinstance(key, str)]
+        if odd:
+            return Problem(path, "type", f"expected JSON data, got a key of type "
+                           f"{type(odd[0]).__name__}", CALL_MARK, "keys are strings")
+        children = value.items()
+    elif isinstance(value, list):
+        children = enumerate(value)
+    elif isinstance(value, int) and not isinstance(value, bool) \
+            and abs(value) > MAX_CALL_INTEGER:
+        return Problem(path, "call-range", f"expected an integer between -{MAX_CALL_INTEGER} "
+                       f"and {MAX_CALL_INTEGER} (a signed 64-bit integer), got one beyond that",
+                       CALL_MARK, "send a smaller number, or the digits as a string")
+    elif not (value is None or isinstance(value, str | int)
+              or (isinstance(value, float) and math.isfinite(value))):
+        return Problem(path, "type", f"expected JSON data, got a {type(value).__name__}",
+                       CALL_MARK)
+    for key, item in children:
+        problem = _json_problem(item, (*path, key), depth + 1)
+        if problem is not None:
+            return problem
+    return None
 
 
 def _copy(value: Any) -> Any:

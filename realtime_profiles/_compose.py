@@ -75,6 +75,13 @@ class Composition:
         """Whether the value at `path` is masked wherever it is shown."""
         return self.flow is not None and self.flow.hides(path)
 
+    def masks(self, path: PathKey) -> bool:
+        """Whether a value set at `path` is masked wherever it is shown, or holds one that
+        is: what a call may never set (`_calls.contract`). A var named like a secret is
+        masked once set, whether or not a layer sets it (`_secrets.named_roots`)."""
+        return _secrets.named_secret_var(path) or (
+            self.flow is not None and self.flow.holds(path))
+
     def hidden_in_document(self) -> tuple[PathKey, ...]:
         """The paths of the document shown as `***` besides the secrets themselves."""
         return self.flow.hidden_in(self.document) if self.flow is not None else ()
@@ -193,7 +200,8 @@ def compose(request: Request, tree: Tree, context: Context, *,
         comp.relabel = {edit.mark: _secrets.masked_mark(edit.mark)
                         for layer in layers if layer.source.kind in _USAGE_LAYERS
                         for edit in layer.edits if flow.holds(edit.path)}
-    entries, contract_problems = _calls.contract(raw.get(_calls.SECTION), validator.nav)
+    entries, contract_problems = _calls.contract(raw.get(_calls.SECTION), validator.nav,
+                                                 comp.masks)
     problems.extend(contract_problems)
     if entries:
         comp.plan = _plan(comp, entries, resolvers, parser, validator.nav)
@@ -215,6 +223,13 @@ def _plan(comp: Composition, entries: tuple[_calls.Entry, ...],
     comp.problems.extend(_calls.flow_problems(dependents, nav))
     plain = Interpolator(comp.raw, resolvers, parser, secret_paths=secrets,
                          lenient_secrets=True)
+    if comp.flow:  # a var no emitted value reads is unknown to the flow: resolved here
+        for entry in entries:
+            if entry.path[0] in DOCUMENT_SECTIONS or comp.masks(entry.path):
+                continue
+            plain.value_or_missing(entry.path)
+            if comp.flow.draws_on(entry.path, plain.edges, plain.sources):
+                comp.problems.append(_calls.masked_problem(entry.path))
     base: dict[PathKey, Any] = {}
     for hole in holes:
         value = get(comp.document, hole) if hole[0] in DOCUMENT_SECTIONS \

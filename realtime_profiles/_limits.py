@@ -17,6 +17,11 @@ MAX_DEPTH: Final = 64
 """Nesting of mappings and lists; segments of an override key; presets referring to presets;
 interpolations referring to interpolations."""
 
+MAX_CALL_INTEGER: Final = 2**63 - 1
+"""A call value's integers lie within +-MAX_CALL_INTEGER (a signed 64-bit integer, as the
+API's JSON decoders read them): a larger one is refused before anything converts it to text
+(Python refuses to print an integer of more than 4300 digits)."""
+
 # -- resolvers -------------------------------------------------------------------------------
 MAX_PROMPT_BYTES: Final = 256 * 1024
 """A `${file:...}` file's size."""

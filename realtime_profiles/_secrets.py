@@ -361,6 +361,16 @@ class SecretFlow:
                 return False
         return False
 
+    def draws_on(self, path: PathKey, edges: Mapping[PathKey, Sequence[PathKey]],
+                 sources: Mapping[PathKey, set[tuple[str, Any]]]) -> bool:
+        """Whether the value at `path`, resolved apart with these `edges` and `sources` (a var
+        that nothing in the document reads, hence unknown to this flow), reads a hidden node
+        or the same environment variable or file as a secret: masked too, were it read."""
+        if not self.hidden:
+            return False
+        return any(node in self.hidden or not self.outside.isdisjoint(sources.get(node, ()))
+                   for node in _reach(self.raw, [path], edges, {}))
+
     def holds(self, path: PathKey) -> bool:
         """Whether anything at or below `path` is masked."""
         if not self.hidden:
@@ -759,6 +769,42 @@ def may_echo(path: PathKey | None, value: str) -> bool:
     only when the key parsed, names nothing that may hold a secret (`may_hold_secret`), and
     the value does not look like a key itself (an `sk-...` under any name)."""
     return path is not None and not may_hold_secret(path) and not LITERAL_KEY.search(value)
+
+
+def may_echo_data(path: PathKey, value: Any) -> bool:
+    """`may_echo` for a value of any JSON shape written at `path` (a call value, or what a
+    call changed): only when `path` names nothing that may hold a secret, no key below it is
+    named like a secret or shaped like a key, and no string in it looks like a key."""
+    if may_hold_secret(path):
+        return False
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if LITERAL_KEY.search(item):
+                return False
+        elif isinstance(item, dict):
+            for key, below in item.items():
+                if not isinstance(key, str) or LITERAL_KEY.search(key) \
+                        or resembles_secret(key):
+                    return False
+                stack.append(below)
+        elif isinstance(item, list):
+            stack.extend(item)
+    return True
+
+
+def masked_key(text: str) -> str:
+    """A key as an error may show it: every part shaped like a key is `***`
+    (`vars.sk-...` is `vars.***`). The rest of a key is a name, never a value."""
+    return LITERAL_KEY.sub(MASK, text)
+
+
+def named_secret_var(path: PathKey) -> bool:
+    """Whether `path` lies in `vars` under a key whose name says it is a secret: masked
+    wherever it is shown once it is set (`named_roots`), whoever sets it."""
+    return len(path) > 1 and path[0] == "vars" and any(
+        isinstance(part, str) and named_secret(part) for part in path[1:])
 
 
 def masked_override(text: str, path: PathKey | None) -> str:

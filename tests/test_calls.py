@@ -113,8 +113,9 @@ def test_a_profile_without_a_contract_allows_nothing(tree: Tree) -> None:
                  id="contract-minimum"),
     pytest.param({"model_settings.turn_detection.silence_duration_ms": "300"},
                  "call override: run_config.model_settings.turn_detection.silence_duration_ms: "
-                 "expected an integer, got string '300' (write 300 without quotes; strings are "
-                 "never coerced)", id="schema-type"),
+                 "expected a number, got string '300': the profile's overridable: contract "
+                 "bounds it (write 300 without quotes; strings are never coerced)",
+                 id="contract-type"),
     pytest.param({"vars.customer_name": "Ada!"},
                  "call override: vars.customer_name: 'Ada!' does not match "
                  f"{PATTERN!r}, as the profile requires per call",
