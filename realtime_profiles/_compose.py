@@ -141,9 +141,12 @@ def compose(request: Request, tree: Tree, context: Context, *,
     # on the document as resolved, before the shorthand and the default name reshape it
     flow = _secrets.SecretFlow.build(raw, document, resolution.edges, resolution.sources,
                                      folder.copies)
+    # a name is shown where no mask reaches (the SDK's tool names and logs): never a secret
+    names = list(_secrets.derived_name_problems(document, flow, validator.nav.registry))
     _expand_shorthand(document)
     _default_agent_name(document, request.agent)
     problems = [p for layer in layers for p in layer.problems]
+    problems.extend(names)
     problems.extend(gathered.problems)
     problems.extend(_facets.misplaced(layers))
     problems.extend(folder.problems)

@@ -31,7 +31,18 @@ from typing import Any, Final, NamedTuple
 from . import _omegaconf
 from ._layer import Append, Layer
 from ._limits import MAX_COUNTED_LITERALS, MAX_DEPTH, MAX_NAMED_LITERALS
-from ._paths import MISSING, PathKey, Pattern, get, matches, ref_target, render_path, set_at, under
+from ._paths import (
+    MISSING,
+    PathKey,
+    Pattern,
+    get,
+    matches,
+    ref_target,
+    render_path,
+    select,
+    set_at,
+    under,
+)
 from .errors import Mark, Problem
 
 MASK: Final = "***"
@@ -423,6 +434,36 @@ class SecretFlow:
                 elif child in self.holding:
                     stack.append(((*path, key), child, item))
         return tuple(sorted(found, key=render_path))
+
+
+# The names of agents and handoffs (besides the registry names, which the schema marks
+# `x-registry`): what the SDK shows as tool names (`transfer_to_<name>`, lower-cased, where no
+# scrub of the value's text finds it), logs, and every error about the graph quotes.
+AGENT_NAME_PATTERNS: Final[tuple[Pattern, ...]] = (
+    ("agent", "name"),
+    ("agent", "handoffs", "*"),
+    ("agent", "handoffs", "*", "agent"),
+    ("agent", "handoffs", "*", "tool_name_override"),
+)
+
+DERIVED_NAME_TEXT: Final = ("a name cannot be derived from a secret: names are shown in "
+                              "tool lists, logs and errors")
+
+
+def derived_name_problems(document: Mapping[str, Any], flow: SecretFlow,
+                          registry: Iterable[Pattern]) -> Iterator[Problem]:
+    """A name of an agent, a handoff or a registered object (`registry`: the schema's
+    `x-registry` slots) that is masked (`flow.hides`): refused, since a name is shown where
+    no mask reaches — the SDK's tool list and logs, the graph's and the registry's errors.
+    The message never quotes the value. Unlocated: `finish` locates it."""
+    if not flow:
+        return
+    for pattern in (*AGENT_NAME_PATTERNS, *registry):
+        for path, value in select(document, pattern):
+            if isinstance(value, str) and flow.hides(path):
+                yield Problem(path, "secret-name", DERIVED_NAME_TEXT, None,
+                              "write the name as plain text: it is not a secret, and a "
+                              "secret does not belong in it")
 
 
 def secret_roots(raw: Mapping[str, Any], document: Mapping[str, Any]) -> list[PathKey]:
