@@ -83,6 +83,8 @@ class GraphNode:
     _config: dict[str, Any] = field(repr=False)
     _explainer: Callable[[str], Explanation] | None = field(default=None, repr=False,
                                                             compare=False)
+    # paths of `{"agent": config}` masked wherever shown (derived from what a secret reads)
+    _hidden: tuple[PathKey, ...] = field(default=(), repr=False, compare=False)
 
     @property
     def config(self) -> dict[str, Any]:
@@ -96,6 +98,10 @@ class GraphNode:
             raise UsageError(f"the profile of {self.agent!r} was not made by a Loader and "
                              "cannot explain")
         return self._explainer(key)
+
+    def hidden_paths(self) -> tuple[PathKey, ...]:
+        """The paths (`agent.*`) whose values are masked wherever they are shown."""
+        return self._hidden
 
 
 @dataclass(frozen=True)
