@@ -73,6 +73,11 @@ class Composition:
         """Whether the value at `path` is masked wherever it is shown."""
         return self.flow is not None and self.flow.hides(path)
 
+    def holds(self, path: PathKey) -> bool:
+        """Whether the value at `path`, or anything inside it, is masked: a message that
+        would quote it as a whole (a type error on a list) must not."""
+        return self.flow is not None and self.flow.holds(path)
+
     def hidden_in_document(self) -> tuple[PathKey, ...]:
         """The paths of the document shown as `***` besides the secrets themselves."""
         return self.flow.hidden_in(self.document) if self.flow is not None else ()
@@ -239,7 +244,7 @@ def finish(comp: Composition, validator: DocumentValidator, checks: Sequence[Che
     locate = Locator(comp.provenance)
     if not any(p.severity == "error" and not p.key for p in problems):
         problems.extend(validator.problems(comp.document, locate, strict, comp.failed,
-                                           comp.hides))
+                                           comp.holds))
         for check in checks:
             for problem in check(comp.document):
                 severity: Severity = "error" if strict else problem.severity
