@@ -67,6 +67,8 @@ class Composition:
     # an override's mark -> the same with its value masked, for overrides that write a value
     # that is masked (a secret, or what one is derived from)
     relabel: dict[Mark, Mark] = field(default_factory=dict)
+    # the strings an override or a variable wrote that no message may quote (`may_echo`)
+    unechoed: frozenset[str] = frozenset()
     _prov: list[Provenance] = field(default_factory=list)
 
     def hides(self, path: PathKey) -> bool:
@@ -94,7 +96,15 @@ class Composition:
 
     def shown(self, problem: Problem) -> Problem:
         """`problem` as it may be shown: no masked value quoted in its message, no masked
-        override value in its marks."""
+        override value in its marks, and no value an override or a variable wrote that
+        may not be echoed (a key-shaped value, one under a secret's name) nor anything
+        shaped like a key in its message or suggestion — whichever check wrote them."""
+        if self.unechoed or "sk-" in problem.message or "sk-" in (problem.suggestion or ""):
+            message = _secrets.unquote_all(problem.message, self.unechoed)
+            suggestion = _secrets.unquote_all(problem.suggestion, self.unechoed) \
+                if problem.suggestion else problem.suggestion
+            if message != problem.message or suggestion != problem.suggestion:
+                problem = replace(problem, message=message, suggestion=suggestion)
         if self.flow and problem.key and problem.code in _QUOTING_CODES \
                 and self.flow.hides(problem.key):
             text = get(self.raw, problem.key)
@@ -183,6 +193,9 @@ def compose(request: Request, tree: Tree, context: Context, *,
         comp.relabel = {edit.mark: _secrets.masked_mark(edit.mark)
                         for layer in layers if layer.source.kind in _USAGE_LAYERS
                         for edit in layer.edits if flow.holds(edit.path)}
+    comp.unechoed = _secrets.unechoed_values(
+        (edit.path, edit.value) for layer in layers if layer.source.kind in _USAGE_LAYERS
+        for edit in layer.edits if edit.kind != "delete")
     entries, contract_problems = _calls.contract(raw.get(_calls.SECTION), validator.nav)
     problems.extend(contract_problems)
     if entries:

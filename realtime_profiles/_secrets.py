@@ -780,6 +780,39 @@ def may_echo(path: PathKey | None, value: str) -> bool:
     return path is not None and not may_hold_secret(path) and not LITERAL_KEY.search(value)
 
 
+def unechoed_values(written: Iterable[tuple[PathKey, Any]]) -> frozenset[str]:
+    """The strings an override or a variable wrote (`(path, value)` pairs, values at any
+    depth) that no message may quote: those `may_echo` refuses."""
+    found: set[str] = set()
+    for path, value in written:
+        for where, text, is_key in _texts(value, path):
+            if text and not may_echo(where[:-1] if is_key else where, text):
+                found.add(text)
+    return frozenset(found)
+
+
+# A quote cut short (`'...sk-ABC...'`, values over 60 characters) may end inside a key.
+_CUT_KEY: Final = re.compile(r"\bsk-[A-Za-z0-9_-]*\.\.\.")
+
+
+def unquote_all(text: str, values: Iterable[str]) -> str:
+    """`text` (a message, a suggestion) with each of `values` replaced by `***` — quoted,
+    or bare when it is long enough not to be a word of the message — and anything shaped
+    like a key (whole or cut short) too, whoever wrote it."""
+    for value in values:
+        if value in text:
+            text = text.replace(repr(value), MASK)
+            if len(value) >= MIN_BARE_MASK:
+                text = text.replace(value, MASK)
+    if "sk-" in text:
+        text = _CUT_KEY.sub(MASK, LITERAL_KEY.sub(MASK, text))
+    return text
+
+
+MIN_BARE_MASK: Final = 6
+"""A masked value this long is replaced wherever it occurs in a text, not only quoted."""
+
+
 def masked_override(text: str, path: PathKey | None) -> str:
     """An override (`key=value`) as an error shows it: the value is `***` unless
     `may_echo`."""
