@@ -69,6 +69,8 @@ class Composition:
     # an override's mark -> the same with its value masked, for overrides that write a value
     # that is masked (a secret, or what one is derived from)
     relabel: dict[Mark, Mark] = field(default_factory=dict)
+    # the strings an override or a variable wrote that no message may quote (`may_echo`)
+    unechoed: frozenset[str] = frozenset()
     _prov: list[Provenance] = field(default_factory=list)
 
     def hides(self, path: PathKey) -> bool:
@@ -81,6 +83,11 @@ class Composition:
         masked once set, whether or not a layer sets it (`_secrets.named_roots`)."""
         return _secrets.named_secret_var(path) or (
             self.flow is not None and self.flow.holds(path))
+
+    def holds(self, path: PathKey) -> bool:
+        """Whether the value at `path`, or anything inside it, is masked: a message that
+        would quote it as a whole (a type error on a list) must not."""
+        return self.flow is not None and self.flow.holds(path)
 
     def hidden_in_document(self) -> tuple[PathKey, ...]:
         """The paths of the document shown as `***` besides the secrets themselves."""
@@ -114,7 +121,15 @@ class Composition:
 
     def shown(self, problem: Problem) -> Problem:
         """`problem` as it may be shown: no masked value quoted in its message, no masked
-        override value in its marks."""
+        override value in its marks, and no value an override or a variable wrote that
+        may not be echoed (a key-shaped value, one under a secret's name) nor anything
+        shaped like a key in its message or suggestion — whichever check wrote them."""
+        if self.unechoed or "sk-" in problem.message or "sk-" in (problem.suggestion or ""):
+            message = _secrets.unquote_all(problem.message, self.unechoed)
+            suggestion = _secrets.unquote_all(problem.suggestion, self.unechoed) \
+                if problem.suggestion else problem.suggestion
+            if message != problem.message or suggestion != problem.suggestion:
+                problem = replace(problem, message=message, suggestion=suggestion)
         if self.flow and problem.key and problem.code in _QUOTING_CODES \
                 and self.flow.hides(problem.key):
             text = get(self.raw, problem.key)
@@ -166,9 +181,12 @@ def compose(request: Request, tree: Tree, context: Context, *,
     # on the document as resolved, before the shorthand and the default name reshape it
     flow = _secrets.SecretFlow.build(raw, document, resolution.edges, resolution.sources,
                                      folder.copies)
+    # a name is shown where no mask reaches (the SDK's tool names and logs): never a secret
+    names = list(_secrets.derived_name_problems(document, flow, validator.nav.registry))
     _expand_shorthand(document)
     _default_agent_name(document, request.agent)
     problems = [p for layer in layers for p in layer.problems]
+    problems.extend(names)
     problems.extend(gathered.problems)
     problems.extend(_facets.misplaced(layers))
     problems.extend(folder.problems)
@@ -200,6 +218,9 @@ def compose(request: Request, tree: Tree, context: Context, *,
         comp.relabel = {edit.mark: _secrets.masked_mark(edit.mark)
                         for layer in layers if layer.source.kind in _USAGE_LAYERS
                         for edit in layer.edits if flow.holds(edit.path)}
+    comp.unechoed = _secrets.unechoed_values(
+        (edit.path, edit.value) for layer in layers if layer.source.kind in _USAGE_LAYERS
+        for edit in layer.edits if edit.kind != "delete")
     entries, contract_problems = _calls.contract(raw.get(_calls.SECTION), validator.nav,
                                                  comp.masks)
     problems.extend(contract_problems)
@@ -269,7 +290,7 @@ def finish(comp: Composition, validator: DocumentValidator, checks: Sequence[Che
     locate = Locator(comp.provenance)
     if not any(p.severity == "error" and not p.key for p in problems):
         problems.extend(validator.problems(comp.document, locate, strict, comp.failed,
-                                           comp.hides))
+                                           comp.holds))
         for check in checks:
             for problem in check(comp.document):
                 severity: Severity = "error" if strict else problem.severity

@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 from typing import Any, Final, NamedTuple
 
 from ._lints import AGENT_OWNED, MODEL, RUN
-from ._paths import MISSING, PathKey, get, render_path
+from ._paths import MISSING, PathKey, get, render_path, under
+from ._secrets import MASK
 from .errors import Problem, Severity, did_you_mean
 
 HANDOFFS: Final[PathKey] = ("agent", "handoffs")
@@ -99,15 +100,27 @@ class Node:
     agent: str
     document: Mapping[str, Any]
     ok: bool
-    names: tuple[str, ...] = field(init=False)
-    # masked paths of its `agent:` section (relative to it), and its secret texts: what a
-    # profile handing off to it scrubs from the wire
     hidden: tuple[PathKey, ...] = ()
+    """The paths of `document` masked wherever they are shown (secrets, and what is derived
+    from what they read): a message quotes no value at or below them."""
+    names: tuple[str, ...] = field(init=False)
+    # its secret texts (secrets and what they read): scrubbed from the wire of a profile
+    # handing off to it
     texts: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "names", tuple(name for _path, name in
                                                 targets(self.document)))
+
+    def hides(self, path: PathKey) -> bool:
+        """Whether the value at `path` is masked (so never quoted)."""
+        return any(under(path, top) for top in self.hidden)
+
+    def shown_name(self) -> str:
+        """The agent's name as a message may show it: `agent.name`, or the profile's agent
+        name when that is masked (a profile's agent name never is)."""
+        return self.agent if self.hides(("agent", "name")) \
+            else display_name(self.agent, self.document)
 
 
 @dataclass(frozen=True, eq=False)
@@ -258,21 +271,25 @@ def _handoff_problems(node: Node, nodes: Mapping[str, Node], env: str | None,
         if target is None:
             continue
         where, name = (*path, *target[0]), target[1]
+        # a masked name is refused where it is written (`secret-name`); never quoted here
+        hidden = node.hides(where)
+        quoted = MASK if hidden else repr(name)
         if name not in nodes:
-            close = did_you_mean(name, agents)
+            close = None if hidden else did_you_mean(name, agents)
             known = f"did you mean '{close}'? Handoffs name" if close else \
                 "agents of this tree: " + (", ".join(agents) or "none") + "; handoffs name"
             yield Problem(where, "graph/unknown-agent",
-                          f"hands off to {name!r}, which is not an agent of this tree", None,
+                          f"hands off to {quoted}, which is not an agent of this tree", None,
                           f"{known} another profile's agent (agents/<name>.yaml), or "
                           "{handoff: <tool name>} for a registered Handoff")
             continue
         target_node = nodes[name]
         if not target_node.ok:
-            shown = f"{name}@{env}" if env is not None else name
+            label = MASK if hidden else name
+            shown = f"{label}@{env}" if env is not None else label
             yield Problem(where, "graph/invalid-target",
-                          f"hands off to {name!r}, whose profile {shown} does not validate",
-                          None, f"see realtime-profiles validate {name}"
+                          f"hands off to {quoted}, whose profile {shown} does not validate",
+                          None, f"see realtime-profiles validate {label}"
                           + (f" --env {env}" if env is not None else ""))
             continue
         lost = [key for key in AGENT_OWNED
@@ -283,11 +300,11 @@ def _handoff_problems(node: Node, nodes: Mapping[str, Node], env: str | None,
                 ", ".join(lost[:-1]) + f" and {lost[-1]}"
             moved = ", ".join(f"agent.{key}" for key in lost)
             yield Problem(where, "graph/target-settings",
-                          f"hands off to {name!r}, which keeps its {listed} in "
+                          f"hands off to {quoted}, which keeps its {listed} in "
                           f"model_config.initial_model_settings: those apply only when a "
-                          f"session starts with {name!r}, so after this handoff it has none",
+                          f"session starts with {quoted}, so after this handoff it has none",
                           None, f"move {'it' if len(lost) == 1 else 'them'} to {moved} in "
-                          f"{name}'s profile")
+                          f"{MASK if hidden else name}'s profile")
 
 
 def _mapping_problems(path: PathKey, item: Mapping[str, Any]) -> Iterator[Problem]:
@@ -309,63 +326,77 @@ def _mapping_problems(path: PathKey, item: Mapping[str, Any]) -> Iterator[Proble
                               "hand off to a profile's agent: {agent: <name>, ...}")
 
 
-def _tool_names(node: Node, nodes: Mapping[str, Node]) -> Iterator[tuple[PathKey, str]]:
+class ToolName(NamedTuple):
+    """A tool name the model sees, where it comes from, and whether it is masked (made from
+    a masked value: a message never quotes it)."""
+
+    path: PathKey
+    name: str
+    hidden: bool
+
+
+def _tool_names(node: Node, nodes: Mapping[str, Node]) -> Iterator[ToolName]:
     """The tool names the model sees for this agent: its tools (registered under their tool
     names) and its enabled handoffs."""
     tools = get(node.document, TOOLS)
     if isinstance(tools, list):
         for index, tool in enumerate(tools):
             if isinstance(tool, str):
-                yield (*TOOLS, index), tool
+                yield ToolName((*TOOLS, index), tool, node.hides((*TOOLS, index)))
     for path, item in handoff_items(node.document):
         if isinstance(item, dict) and item.get("is_enabled") is False:
             continue  # the SDK leaves disabled handoffs out before it checks names
         if isinstance(item, dict) and isinstance(item.get("handoff"), str):
-            yield (*path, "handoff"), item["handoff"]
+            yield ToolName((*path, "handoff"), item["handoff"],
+                           node.hides((*path, "handoff")))
             continue
         override = item.get("tool_name_override") if isinstance(item, dict) else None
         target = target_of(item)
         if isinstance(override, str) and override:
-            yield (*path, "tool_name_override"), override
+            yield ToolName((*path, "tool_name_override"), override,
+                           node.hides((*path, "tool_name_override")))
         elif target is not None and target[1] in nodes:
-            name = target[1]
-            yield (*path, *target[0]), handoff_tool_name(
-                display_name(name, nodes[name].document))
+            where, other = (*path, *target[0]), nodes[target[1]]
+            yield ToolName(where, handoff_tool_name(display_name(other.agent, other.document)),
+                           node.hides(where) or other.hides(("agent", "name")))
 
 
-def _starting_tool_names(node: Node, nodes: Mapping[str, Node]) -> list[tuple[PathKey, str]]:
+def _starting_tool_names(node: Node, nodes: Mapping[str, Node]) -> list[ToolName]:
     """The tool names of the first session.update when `initial_model_settings` sets tools or
     handoffs: they replace the agent's (registered names are tool names)."""
     starting = [(where, get(node.document, (*MODEL, where)))
                 for where in ("tools", "handoffs")]
     if all(value is MISSING for _where, value in starting):
         return []
-    found: list[tuple[PathKey, str]] = []
+    found: list[ToolName] = []
     own = list(_tool_names(node, nodes))
     for where, value in starting:
         if isinstance(value, list):
-            found.extend(((*MODEL, where, index), name) for index, name in enumerate(value)
-                         if isinstance(name, str))
+            found.extend(ToolName((*MODEL, where, index), name,
+                                  node.hides((*MODEL, where, index)))
+                         for index, name in enumerate(value) if isinstance(name, str))
         else:  # not set there: the agent's own
-            found.extend((path, name) for path, name in own if path[1] == where)
+            found.extend(tool for tool in own if tool.path[1] == where)
     return found
 
 
-def _duplicates(names: list[tuple[PathKey, str]]) -> Iterator[Problem]:
+def _duplicates(names: list[ToolName]) -> Iterator[Problem]:
     """The SDK refuses a session whose current agent shows two tools under one name
     (`validate_realtime_tool_names`, agents/realtime/_tool_validation.py: UserError): the
     agent's own tools and handoffs, and, for the session's first agent, the first
-    session.update's (`_starting_tool_names`)."""
-    first: dict[str, PathKey] = {}
-    for path, name in names:
-        if name in first:
-            yield Problem(path, "graph/duplicate-tool-name",
-                          f"registers the tool name {name!r}, as {render_path(first[name])} "
+    session.update's (`_starting_tool_names`). A name made from a masked value is `***`."""
+    first: dict[str, ToolName] = {}
+    for tool in names:
+        earlier = first.get(tool.name)
+        if earlier is not None:
+            shown = MASK if tool.hidden or earlier.hidden else repr(tool.name)
+            yield Problem(tool.path, "graph/duplicate-tool-name",
+                          f"registers the tool name {shown}, as {render_path(earlier.path)} "
                           "does: the SDK refuses an agent with two tools of one name when it "
                           "becomes current (UserError: Duplicate Realtime tool name)",
                           None, "rename one: the target's agent.name, or tool_name_override")
         else:
-            first[name] = path
+            first[tool.name] = tool
 
 
 def _initial_agent_settings(start: str, nodes: Mapping[str, Node],
@@ -380,7 +411,7 @@ def _initial_agent_settings(start: str, nodes: Mapping[str, Node],
         return
     back = way_back(start, nodes)
     part = takes_part(document)
-    agent_name = display_name(start, document)
+    agent_name = nodes[start].shown_name()
     for key in AGENT_OWNED:
         if key not in settings:
             continue

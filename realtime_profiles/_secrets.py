@@ -31,7 +31,18 @@ from typing import Any, Final, NamedTuple
 from . import _omegaconf
 from ._layer import Append, Layer
 from ._limits import MAX_COUNTED_LITERALS, MAX_DEPTH, MAX_NAMED_LITERALS
-from ._paths import MISSING, PathKey, Pattern, get, matches, ref_target, render_path, set_at, under
+from ._paths import (
+    MISSING,
+    PathKey,
+    Pattern,
+    get,
+    matches,
+    ref_target,
+    render_path,
+    select,
+    set_at,
+    under,
+)
 from .errors import Mark, Problem
 
 MASK: Final = "***"
@@ -437,6 +448,36 @@ class SecretFlow:
         return tuple(sorted(found, key=render_path))
 
 
+# The names of agents and handoffs (besides the registry names, which the schema marks
+# `x-registry`): what the SDK shows as tool names (`transfer_to_<name>`, lower-cased, where no
+# scrub of the value's text finds it), logs, and every error about the graph quotes.
+AGENT_NAME_PATTERNS: Final[tuple[Pattern, ...]] = (
+    ("agent", "name"),
+    ("agent", "handoffs", "*"),
+    ("agent", "handoffs", "*", "agent"),
+    ("agent", "handoffs", "*", "tool_name_override"),
+)
+
+DERIVED_NAME_TEXT: Final = ("a name cannot be derived from a secret: names are shown in "
+                              "tool lists, logs and errors")
+
+
+def derived_name_problems(document: Mapping[str, Any], flow: SecretFlow,
+                          registry: Iterable[Pattern]) -> Iterator[Problem]:
+    """A name of an agent, a handoff or a registered object (`registry`: the schema's
+    `x-registry` slots) that is masked (`flow.hides`): refused, since a name is shown where
+    no mask reaches — the SDK's tool list and logs, the graph's and the registry's errors.
+    The message never quotes the value. Unlocated: `finish` locates it."""
+    if not flow:
+        return
+    for pattern in (*AGENT_NAME_PATTERNS, *registry):
+        for path, value in select(document, pattern):
+            if isinstance(value, str) and flow.hides(path):
+                yield Problem(path, "secret-name", DERIVED_NAME_TEXT, None,
+                              "write the name as plain text: it is not a secret, and a "
+                              "secret does not belong in it")
+
+
 def secret_roots(raw: Mapping[str, Any], document: Mapping[str, Any]) -> list[PathKey]:
     """The secrets whose value is secret: every secret leaf but an api key given as
     `{callable: name}` (a name, not a key), and a mapping of secrets written as something
@@ -805,6 +846,39 @@ def named_secret_var(path: PathKey) -> bool:
     wherever it is shown once it is set (`named_roots`), whoever sets it."""
     return len(path) > 1 and path[0] == "vars" and any(
         isinstance(part, str) and named_secret(part) for part in path[1:])
+
+
+def unechoed_values(written: Iterable[tuple[PathKey, Any]]) -> frozenset[str]:
+    """The strings an override or a variable wrote (`(path, value)` pairs, values at any
+    depth) that no message may quote: those `may_echo` refuses."""
+    found: set[str] = set()
+    for path, value in written:
+        for where, text, is_key in _texts(value, path):
+            if text and not may_echo(where[:-1] if is_key else where, text):
+                found.add(text)
+    return frozenset(found)
+
+
+# A quote cut short (`'...sk-ABC...'`, values over 60 characters) may end inside a key.
+_CUT_KEY: Final = re.compile(r"\bsk-[A-Za-z0-9_-]*\.\.\.")
+
+
+def unquote_all(text: str, values: Iterable[str]) -> str:
+    """`text` (a message, a suggestion) with each of `values` replaced by `***` — quoted,
+    or bare when it is long enough not to be a word of the message — and anything shaped
+    like a key (whole or cut short) too, whoever wrote it."""
+    for value in values:
+        if value in text:
+            text = text.replace(repr(value), MASK)
+            if len(value) >= MIN_BARE_MASK:
+                text = text.replace(value, MASK)
+    if "sk-" in text:
+        text = _CUT_KEY.sub(MASK, LITERAL_KEY.sub(MASK, text))
+    return text
+
+
+MIN_BARE_MASK: Final = 6
+"""A masked value this long is replaced wherever it occurs in a text, not only quoted."""
 
 
 def masked_override(text: str, path: PathKey | None) -> str:

@@ -112,8 +112,8 @@ class DocumentValidator:
                  hides: Callable[[PathKey], bool] | None = None) -> list[Problem]:
         """Every schema error and open-enum warning in `document`. `failed` are the paths
         whose values failed to resolve (already reported): what only follows from them is
-        not reported again. `hides` says which values are masked (secrets and what is
-        derived from them): a message never shows them."""
+        not reported again. `hides` says which values are masked, or hold a masked value
+        (secrets and what is derived from them): a message never shows them."""
         found: list[Problem] = []
         shown = hides or _nothing_hidden
         if self._certainly_valid is None or not self._certainly_valid(document):
@@ -370,8 +370,11 @@ class _Context(NamedTuple):
     hides: Callable[[PathKey], bool]
 
     def secret(self, path: PathKey) -> bool:
+        """Whether the value at `path` may not be quoted: it, a parent, or anything inside it
+        is masked (`group_id: ["${oc.env:TOKEN}"]` is `got list ***`)."""
         return self.hides(path) or any(path[:cut] in self.secrets
-                                       for cut in range(len(path), 0, -1))
+                                       for cut in range(len(path), 0, -1)) \
+            or any(len(s) > len(path) and s[:len(path)] == path for s in self.secrets)
 
     def at(self, error: ValidationError, path: PathKey, code: str, message: str,
            suggestion: str | None = None) -> Problem:

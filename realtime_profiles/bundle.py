@@ -203,7 +203,7 @@ class Bundle:
                         f"reads environment variable {exc.name}, which is not set",
                         []) from None
                 _put(section, tuple(secret["key"]), value)
-                hidden.append(tuple(secret["key"])[1:])
+                hidden.append(tuple(secret["key"]))
             texts = sorted({t for t in read if t}, key=len, reverse=True)
             made[name] = GraphNode(name, node["env"], section["agent"], None, tuple(hidden),
                                    tuple(texts))

@@ -557,7 +557,7 @@ class Loader:
         the agents of a cycle share them, so a tree where every agent reaches every other
         costs about what a tree without handoffs does (bench: see README, Agent graphs)."""
         tree = self.tree()
-        start = Node(request.agent, comp.document, True)
+        start = Node(request.agent, comp.document, True, _masked(comp))
         members, shared, deps, graph = self._members(request, start, tree, run)
         severity: Severity = "error" if strict else "warning"
         findings = [f for f in (*shared, *start_findings(request.agent, members, severity))
@@ -568,7 +568,8 @@ class Loader:
             if owner not in locators:  # a problem in another profile: only on the error path
                 other = self._compose(self._node_request(request, owner, run), lenient=True)
                 locators[owner] = Locator(other.provenance)
-            problems.append(locators[owner].attach(problem))
+            # through this composition's exit for problems: an override's value stays masked
+            problems.append(comp.shown(locators[owner].attach(problem)))
         return _Graph(graph, problems, deps)
 
     def _members(self, request: Request, start: Node, tree: Tree, run: _Run) -> tuple[
@@ -663,9 +664,7 @@ class Loader:
         comp = self._compose(request, lenient=True)
         problems = finish(comp, self.validator, self._checks, strict=False)
         ok = not any(p.severity == "error" for p in problems)
-        hidden = tuple(path[1:] for path in comp.hidden_in_document() if path[0] == "agent")
-        node = Node(request.agent, comp.document, ok, hidden,
-                    comp.secret_texts() if hidden else ())
+        node = Node(request.agent, comp.document, ok, _masked(comp), comp.secret_texts())
         value = (node, comp.deps)
         self._store(key, comp.deps, value)
         return value
@@ -678,7 +677,8 @@ class Loader:
             facets = dict(own.facets) if own is not None else None
             made = GraphNode(name, env, node.document.get("agent") or {},  # copied when read
                              lambda key: self.explain(name, env, key, facets=facets),
-                             node.hidden, node.texts)
+                             tuple(p for p in node.hidden if p[:1] == ("agent",)),
+                             node.texts)
             run.graph_nodes[node] = made
         return made
 
@@ -810,6 +810,12 @@ def _differences(left: Composition, right: Composition) -> list[Difference]:
                         for comp, value in zip((left, right), (one, two), strict=True))
         found.append(Difference(path, shown[0], shown[1], origins[0], origins[1], any(hidden)))
     return found
+
+
+def _masked(comp: Composition) -> tuple[PathKey, ...]:
+    """What a graph message about `comp`'s document may not quote: the secrets and every
+    value masked with them."""
+    return (*comp.secrets, *comp.hidden_in_document())
 
 
 def _hidden(comp: Composition, path: PathKey) -> bool:

@@ -83,9 +83,9 @@ class GraphNode:
     _config: dict[str, Any] = field(repr=False)
     _explainer: Callable[[str], Explanation] | None = field(default=None, repr=False,
                                                             compare=False)
-    # paths of the section masked wherever shown (derived from what a secret reads), and
-    # the texts of that profile's secrets: scrubbed from the wire of a profile handing off
-    _hidden: tuple[PathKey, ...] = field(default=(), repr=False)
+    # paths of `{"agent": config}` masked wherever shown (derived from what a secret reads),
+    # and the texts of that profile's secrets: scrubbed from the wire of a profile handing off
+    _hidden: tuple[PathKey, ...] = field(default=(), repr=False, compare=False)
     _secret_texts: tuple[str, ...] = field(default=(), repr=False, compare=False)
 
     @property
@@ -100,6 +100,10 @@ class GraphNode:
             raise UsageError(f"the profile of {self.agent!r} was not made by a Loader and "
                              "cannot explain")
         return self._explainer(key)
+
+    def hidden_paths(self) -> tuple[PathKey, ...]:
+        """The paths (`agent.*`) whose values are masked wherever they are shown."""
+        return self._hidden
 
 
 @dataclass(frozen=True)

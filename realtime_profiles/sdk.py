@@ -34,9 +34,9 @@ from agents.realtime import RealtimeAgent, RealtimeRunner, realtime_handoff
 from agents.realtime.model_inputs import RealtimeModelSendRawMessage
 
 from ._graph import HANDOFF_OPTIONS, handoff_tool_name
-from ._paths import PathKey, Pattern, render_path, select, set_at
+from ._paths import PathKey, Pattern, render_path, select, set_at, under
 from .errors import Problem, ProfileError, did_you_mean, mean
-from .profile import copy_json
+from .profile import MASK, copy_json
 
 if TYPE_CHECKING:
     from agents.realtime import RealtimeSession
@@ -197,11 +197,11 @@ class Registry:
         the file:line that wrote it, with did-you-mean and the registered names."""
         problems: list[Problem] = []
         self._bind_names(_config_document(profile), CONFIG_NAME_SLOTS, profile.explain,
-                         problems)
+                         problems, profile.hidden_paths())
         if graph:
-            for _name, config, explain in _sections(profile):
+            for _name, config, explain, hidden in _sections(profile):
                 self._bind_names({"agent": copy_json(config)}, AGENT_NAME_SLOTS, explain,
-                                 problems)
+                                 problems, hidden)
         return problems
 
     def bind(self, profile: Profile, *, playback_tracker: Any = None,
@@ -223,7 +223,8 @@ class Registry:
         for path in per_call:
             model_config.pop(path[-1], None)  # the profile's name for it is not looked up
         problems: list[Problem] = []
-        self._bind_names(document, CONFIG_NAME_SLOTS, profile.explain, problems)
+        self._bind_names(document, CONFIG_NAME_SLOTS, profile.explain, problems,
+                         profile.hidden_paths())
         _raise(problems)
         for path, obj in per_call.items():
             set_at(document, path, obj)
@@ -238,10 +239,15 @@ class Registry:
         sections = _sections(profile)
         problems: list[Problem] = []
         bound: dict[str, dict[str, Any]] = {}
-        for name, config, explain in sections:
+        hidden: dict[str, tuple[PathKey, ...]] = {}
+        named: list[Problem] = []
+        for name, config, explain, masked in sections:
             document = {"agent": copy_json(config)}
-            self._bind_names(document, AGENT_NAME_SLOTS, explain, problems)
-            bound[name] = document["agent"]
+            named.extend(_masked_names(document, masked))
+            self._bind_names(document, AGENT_NAME_SLOTS, explain, problems, masked)
+            bound[name], hidden[name] = document["agent"], masked
+        if named:  # a Loader refuses them; a profile that came some other way, here
+            raise ProfileError(f"{profile.agent}: {named[0].message}", named)
         _raise(problems)
         agents = {name: RealtimeAgent(name=section.get("name") or name,
                                       **{k: section[k] for k in AGENT_FIELDS if k in section})
@@ -249,27 +255,31 @@ class Registry:
         missing: list[Problem] = []
         for name, section in bound.items():
             agents[name].handoffs = [
-                _handoff(item, agents, ("agent", "handoffs", index), missing)
+                _handoff(item, agents, ("agent", "handoffs", index), missing, hidden[name])
                 for index, item in enumerate(section.get("handoffs") or [])]
         if missing:
             raise ProfileError(f"{profile.agent}: the agent graph is incomplete", missing)
         return agents[profile.agent]
 
     def _bind_names(self, document: dict[str, Any], slots: tuple[tuple[Pattern, Kind], ...],
-                    explain: Explain | None, problems: list[Problem]) -> None:
+                    explain: Explain | None, problems: list[Problem],
+                    hidden: tuple[PathKey, ...] = ()) -> None:
         """Replace each name at `slots` in `document` by its object; unknown ones go to
-        `problems`, located through `explain`."""
+        `problems`, located through `explain`, never quoting a name at or below a `hidden`
+        path (a loader refuses such names: this holds for a profile that reached here some
+        other way)."""
         for pattern, kind in slots:
             for path, name in list(select(document, pattern)):
                 obj = self._objects[kind].get(name) if isinstance(name, str) else None
                 if obj is None:
-                    problems.append(self._unknown(explain, path, kind, name))
+                    masked = any(under(path, top) for top in hidden)
+                    problems.append(self._unknown(explain, path, kind, name, masked))
                     continue
                 # {callable: name} becomes the callable itself
                 set_at(document, path[:-1] if kind == "api_key" else path, obj)
 
     def _unknown(self, explain: Explain | None, path: PathKey, kind: Kind,
-                 name: Any) -> Problem:
+                 name: Any, masked: bool = False) -> Problem:
         known = self.names(kind)
         dotted = render_path(path)
         try:
@@ -278,13 +288,15 @@ class Registry:
             writes = ()
         mark = writes[-1].mark if writes else None
         label = kind.replace("_", " ")
+        listed = f"registered {label}s: {', '.join(known)}" if known else \
+            f"no {label} is registered: Registry().{kind}(...)"
+        if masked:  # neither the name nor what it is close to
+            return Problem(path, "unknown-name", f"unknown {label} {MASK}", mark, listed)
         suggestion = mean(did_you_mean(str(name), known))
         if kind == "handoff" and isinstance(name, str) and \
                 handoff_tool_name(name) in self._objects["handoff"]:
             suggestion = (f"handoffs are registered under their tool name: did you mean "
                           f"'{handoff_tool_name(name)}'?")
-        listed = f"registered {label}s: {', '.join(known)}" if known else \
-            f"no {label} is registered: Registry().{kind}(...)"
         hint = f"{suggestion} {listed}" if suggestion else listed
         return Problem(path, "unknown-name", f"unknown {label} {name!r}", mark, hint)
 
@@ -308,13 +320,29 @@ def _config_document(profile: Profile) -> dict[str, Any]:
             "model_config": full.get("model_config", {})}
 
 
-def _sections(profile: Profile) -> list[tuple[str, dict[str, Any], Explain | None]]:
-    """(agent name, `agent:` section, explain) of the profile and of every profile in its
-    graph, the profile first."""
+def _sections(profile: Profile) -> list[tuple[str, dict[str, Any], Explain | None,
+                                             tuple[PathKey, ...]]]:
+    """(agent name, `agent:` section, explain, masked paths) of the profile and of every
+    profile in its graph, the profile first."""
     own: Explain | None = profile.explain if profile._explainer is not None else None
-    return [(profile.agent, profile.agent_config, own),
-            *((name, node.config, node.explain if node._explainer is not None else None)
+    return [(profile.agent, profile.agent_config, own, profile.hidden_paths()),
+            *((name, node.config, node.explain if node._explainer is not None else None,
+               node.hidden_paths())
               for name, node in profile.graph.items())]
+
+
+def _masked_names(document: Mapping[str, Any],
+                  hidden: tuple[PathKey, ...]) -> list[Problem]:
+    """The agent and handoff names of an `agent:` section that are masked: the SDK would show
+    them in its tool names and logs, so no agent is built from them."""
+    from ._secrets import AGENT_NAME_PATTERNS, DERIVED_NAME_TEXT
+
+    if not hidden:
+        return []
+    return [Problem(path, "secret-name", DERIVED_NAME_TEXT, None,
+                    "write the name as plain text")
+            for pattern in AGENT_NAME_PATTERNS for path, value in select(document, pattern)
+            if isinstance(value, str) and any(under(path, top) for top in hidden)]
 
 
 def _raise(problems: list[Problem]) -> None:
@@ -326,7 +354,7 @@ def _raise(problems: list[Problem]) -> None:
 
 
 def _handoff(item: Any, agents: Mapping[str, RealtimeAgent[Any]], path: PathKey,
-             missing: list[Problem]) -> Any:
+             missing: list[Problem], hidden: tuple[PathKey, ...] = ()) -> Any:
     """One handoff: another profile's agent (bare, as the SDK wraps it), that agent with
     realtime_handoff()'s options, or a registered Handoff (already bound)."""
     if isinstance(item, dict) and "handoff" in item:
@@ -334,8 +362,10 @@ def _handoff(item: Any, agents: Mapping[str, RealtimeAgent[Any]], path: PathKey,
     name = item.get("agent") if isinstance(item, dict) else item
     agent = agents.get(name) if isinstance(name, str) else None
     if agent is None:
+        masked = any(under(path, top) or under((*path, "agent"), top) for top in hidden)
         missing.append(Problem(path, "graph/unknown-agent",
-                               f"hands off to {name!r}, which is not in this profile's graph",
+                               f"hands off to {MASK if masked else repr(name)}, which is not "
+                               "in this profile's graph",
                                None, "load the profile with a Loader: it finds the profiles "
                                "an agent hands off to"))
         return None

@@ -148,9 +148,9 @@ def secret_values(*profiles: Profile) -> list[str]:
             found.update(_strings(get(document, path)))
         found.update(profile._secret_texts)
         for node in profile.graph.values():  # the agents it hands off to reach the wire too
-            config = node._config
+            section = {"agent": node._config}
             for path in node._hidden:
-                found.update(_strings(get(config, path)))
+                found.update(_strings(get(section, path)))
             found.update(node._secret_texts)
     found.discard("")
     found.discard(MASK)
