@@ -23,7 +23,12 @@ import sys
 from typing import Any
 
 from realtime_profiles import Loader, ProfileError
-from realtime_profiles.offline import open_session, stand_ins
+
+try:
+    from realtime_profiles.offline import open_session, stand_ins
+except ModuleNotFoundError as missing:  # the SDK is the sdk extra
+    sys.exit(f"error: this example runs the openai-agents SDK ({missing.name} is not installed):"
+             " pip install -e '.[sdk]'")
 
 
 async def frames_of(profile: Any, calls: list[str]) -> list[dict[str, Any]]:

@@ -41,7 +41,8 @@ def _generate() -> tuple[dict[str, Any], dict[str, Any]]:
     except ImportError as exc:
         raise UsageError(
             f"the openai-agents SDK is needed to generate the schema ({exc.name} is missing): "
-            "pip install 'realtime-profiles[sdk]'"
+            "install the sdk extra: pip install -e '.[sdk]' in your clone (it installs "
+            "openai-agents>=0.24,<0.25)"
         ) from None
     return document, sdk_schema.build_layer_schema(document)
 

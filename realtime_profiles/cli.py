@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 
 _EPILOG = """\
-overrides (show, explain):
+overrides (show, explain, wire):
   key=value      replace a key the profile sets      model_settings.voice=verse
   +key=value     add a key the profile does not set  +model_settings.speed=1.2
   ++key=value    add or replace                      ++model_config.url=wss://example
@@ -865,7 +865,8 @@ def _require_sdk(command: str) -> None:
         found = False
     if not found:
         raise UsageError(f"{command} runs the profile through the openai-agents SDK, which is "
-                         "not installed: pip install 'realtime-profiles[sdk]'")
+                         "not installed: install the sdk extra: pip install -e '.[sdk]' in your "
+                         "clone (it installs openai-agents>=0.24,<0.25)")
 
 
 def _registry(args: argparse.Namespace) -> tuple[Any, str]:

@@ -325,7 +325,7 @@ def _help_examples() -> tuple[list[str], list[str]]:
     out = io.StringIO()
     assert main(["--help"], out, io.StringIO()) == 0
     text = out.getvalue()
-    table = text[text.index("overrides (show, explain):"):text.index("environment:")]
+    table = text[text.index("overrides (show, explain, wire):"):text.index("environment:")]
     overrides = [re.split(r"\s{2,}", line.strip())[-1] for line in table.splitlines()[1:]
                  if re.match(r"  \S+\s{2,}\S.*\s{2,}\S+$", line)]
     environment = re.findall(r"^  (REALTIME_PROFILES__\S+=\S+)$", text, re.MULTILINE)

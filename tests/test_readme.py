@@ -32,6 +32,7 @@ import tempfile
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -251,6 +252,37 @@ def test_shell_block_runs(block: Block, shell_runs: dict[int, list[Ran]]) -> Non
             f"{block.id}: `{result.command}` exited {result.code}, expected {result.expected}"
             f"\n{result.stderr[-2000:]}")
         assert "Traceback" not in result.stderr, f"{block.id}: `{result.command}`"
+
+
+def _shown_outputs() -> list[tuple[Block, str]]:
+    """Each shell block followed at once (or after a lone "prints") by a text block: what
+    its last command prints, as the README shows it."""
+    found = []
+    for block, after in pairwise(BLOCKS):
+        if block in SHELL and after.lang == "text":
+            start = README.index(block.code.splitlines()[-1], _offset(block.line))
+            between = README[start:_offset(after.line)].split("```", 1)[-1]
+            if between.strip() in ("", "prints"):
+                found.append((block, after.code))
+    return found
+
+
+def _offset(line: int) -> int:
+    return sum(len(text) + 1 for text in README.split("\n")[:line - 1])
+
+
+SHOWN_OUTPUTS = _shown_outputs()
+
+
+@pytest.mark.parametrize(("block", "shown"), SHOWN_OUTPUTS,
+                         ids=[b.id for b, _ in SHOWN_OUTPUTS])
+def test_the_output_shown_is_what_the_command_prints(block: Block, shown: str,
+                                                     shell_runs: dict[int, list[Ran]]) -> None:
+    """An output the README shows right after a command is that command's output, line for
+    line (stdout then stderr), so a changed message cannot leave the README behind."""
+    last = shell_runs[block.line][-1]
+    printed = (last.stdout + last.stderr).rstrip("\n").splitlines()
+    assert printed == shown.rstrip("\n").splitlines(), f"{block.id}: `{last.command}`"
 
 
 def test_the_commands_are_what_the_readme_says() -> None:

@@ -212,7 +212,7 @@ def test_without_the_sdk_wire_exits_2_with_the_pip_command(tree: Tree) -> None:
         done = subprocess.run([sys.executable, "-c", program, *argv], capture_output=True,
                               text=True, check=False)
         assert done.returncode == 2, done.stderr
-        assert "pip install 'realtime-profiles[sdk]'" in done.stderr
+        assert "pip install -e '.[sdk]'" in done.stderr
         assert "Traceback" not in done.stderr
 
 
