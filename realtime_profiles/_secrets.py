@@ -407,11 +407,8 @@ class SecretFlow:
 
     def _masked(self, value: Any, counterpart: PathKey) -> Any:
         origin = self._follow(counterpart)
-        if isinstance(value, dict):
-            items: Iterable[tuple[Any, Any]] = value.items()
-        elif isinstance(value, list):
-            items = enumerate(value)
-        else:
+        items = _members(value)
+        if items is None:
             return value
         out: dict[Any, Any] = {}
         for key, item in items:
@@ -433,11 +430,8 @@ class SecretFlow:
         while stack:
             path, counterpart, value = stack.pop()
             origin = self._follow(counterpart)
-            if isinstance(value, dict):
-                items: Iterable[tuple[Any, Any]] = value.items()
-            elif isinstance(value, list):
-                items = enumerate(value)
-            else:
+            items = _members(value)
+            if items is None:
                 continue
             for key, item in items:
                 child = (*origin, key)
@@ -476,6 +470,15 @@ def derived_name_problems(document: Mapping[str, Any], flow: SecretFlow,
                 yield Problem(path, "secret-name", DERIVED_NAME_TEXT, None,
                               "write the name as plain text: it is not a secret, and a "
                               "secret does not belong in it")
+
+
+def _members(value: Any) -> Iterable[tuple[Any, Any]] | None:
+    """(key or index, item) of a mapping or a list; None for anything else."""
+    if isinstance(value, dict):
+        return value.items()
+    if isinstance(value, list):
+        return enumerate(value)
+    return None
 
 
 def secret_roots(raw: Mapping[str, Any], document: Mapping[str, Any]) -> list[PathKey]:
