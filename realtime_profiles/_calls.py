@@ -354,8 +354,11 @@ def constraint_problems(plan: Plan, values: Mapping[PathKey, Any], touched: Sequ
         value = get(values.get(hole), entry.path[len(hole):]) if hole in values else MISSING
         if value is MISSING:
             continue
-        masked = hidden(entry.path) or not _secrets.may_echo_data(entry.path, value)
-        yield from _constraint(entry, value, masked)
+        found = list(_constraint(entry, value, True))  # the common case: nothing to say
+        if found and not (hidden(entry.path)
+                          or not _secrets.may_echo_data(entry.path, value)):
+            found = list(_constraint(entry, value, False))
+        yield from found
 
 
 def _constraint(entry: Entry, value: Any, masked: bool) -> Iterator[Problem]:

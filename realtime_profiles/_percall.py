@@ -45,8 +45,9 @@ def call_profile(base: Profile, plan: _calls.Plan | None, call_overrides: Mappin
         problems.extend(_schema_problems(validator, plan, document, changed, hidden))
         problems.extend(_lint_problems(document, base, plan, checks=checks, strict=strict,
                                        changed=changed, validator=validator, hidden=hidden))
-    unsaid = _unsaid(call_overrides, parsed)
-    problems = list(sorted_problems(_shown(p, unsaid) for p in problems))
+    if problems:  # what no message may quote: decided only when there is a message
+        unsaid = _unsaid(call_overrides, parsed)
+        problems = list(sorted_problems(_shown(p, unsaid) for p in problems))
     errors = [p for p in problems if p.severity == "error"]
     if errors:
         if lenient:
