@@ -18,7 +18,7 @@ import os
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -69,8 +69,11 @@ def compile_bundle(loader: Loader, *, strict: bool = False,
     files: dict[str, bytes] = {}
     entries: list[dict[str, Any]] = []
     problems: list[Problem] = []
+    # a bundle holds every combination: what any secret of the tree reads (a token in one
+    # agent's header) is a secret's text in all of them, even where no secret reads it
+    texts = tree_secret_texts(results)
     for combination in matrix:
-        name, data, found = _combination_file(loader, combination, strict)
+        name, data, found = _combination_file(loader, combination, strict, texts)
         problems.extend(found)
         files[name] = dumps(data)
         entries.append({"agent": combination.agent, "env": combination.env,
@@ -88,8 +91,14 @@ def compile_bundle(loader: Loader, *, strict: bool = False,
     return files
 
 
-def _combination_file(loader: Loader, combination: _matrix.Combination,
-                      strict: bool) -> tuple[str, dict[str, Any], list[Problem]]:
+def tree_secret_texts(results: Iterable[Any]) -> tuple[str, ...]:
+    """The secret texts (`Profile._secret_texts`) of every checked profile, longest first."""
+    found = {t for r in results if r.profile is not None for t in r.profile._secret_texts}
+    return tuple(sorted(found, key=len, reverse=True))
+
+
+def _combination_file(loader: Loader, combination: _matrix.Combination, strict: bool,
+                      texts: Sequence[str]) -> tuple[str, dict[str, Any], list[Problem]]:
     """The file of one combination: its document with each secret as its reference."""
     from ._sources import Request
 
@@ -118,6 +127,10 @@ def _combination_file(loader: Loader, combination: _matrix.Combination,
         secrets[render_path(path)] = {"key": list(path), "reference": reference,
                                       "source": source}
     problems.extend(_ship_derived(comp, document, secrets))
+    quoting = [path for path, text in _strings_at(document)
+               if render_path(path) not in secrets and any(t in text for t in texts)]
+    if quoting:
+        problems.extend(_ship_derived(comp, document, secrets, quoting, texts))
     data = {
         "format": FORMAT,
         "agent": combination.agent,
@@ -132,23 +145,27 @@ def _combination_file(loader: Loader, combination: _matrix.Combination,
         "plan": plan_data(comp.plan),
         # the agents it hands off to, as the profile's graph: their agent sections, with
         # what those derive from a secret as references (resolved by a worker)
-        "graph": _graph_data(loader, request, profile, problems),
+        "graph": _graph_data(loader, request, profile, problems, texts),
     }
     return file_name(combination), data, problems
 
 
-def _graph_data(loader: Loader, request: Any, profile: Any,
-                problems: list[Problem]) -> dict[str, Any]:
+def _graph_data(loader: Loader, request: Any, profile: Any, problems: list[Problem],
+                texts: Sequence[str]) -> dict[str, Any]:
     """The graph section of a combination file: each handoff target's agent section, its
     values derived from a secret shipped as references like the document's own."""
     graph: dict[str, Any] = {}
     for name, node in sorted(profile.graph.items()):
         entry: dict[str, Any] = {"env": node.env, "agent": node.config}
-        if node._hidden:
+        document = {"agent": entry["agent"]}
+        # what quotes a secret of the tree (the header token of the profile handing off,
+        # read by the target too) ships as a reference, whatever the target's own secrets
+        quoting = [path for path, text in _strings_at(document)
+                   if any(t in text for t in texts)]
+        if node._hidden or quoting:
             comp = loader._node_composition(request, name)
-            document = {"agent": entry["agent"]}
             secrets: dict[str, dict[str, Any]] = {}
-            found = list(_ship_derived(comp, document, secrets))
+            found = list(_ship_derived(comp, document, secrets, quoting, texts))
             problems.extend(replace(p, message=f"{p.message} (agent {name!r}, handed off "
                                     f"to by {profile.agent!r})") for p in found)
             entry["secrets"] = secrets
@@ -157,13 +174,14 @@ def _graph_data(loader: Loader, request: Any, profile: Any,
 
 
 def _ship_derived(comp: Composition, document: dict[str, Any],
-                  secrets: dict[str, dict[str, Any]]) -> Iterator[Problem]:
+                  secrets: dict[str, dict[str, Any]], extra: Sequence[PathKey] = (),
+                  more_texts: Sequence[str] = ()) -> Iterator[Problem]:
     """Values derived from what a secret reads (an instruction quoting the key, a token also
     put in tracing metadata) ship as their reference, like the secret, so the bundle and the
     ConfigMap made of it never hold the secret's text; a worker resolves them and masks
     them wherever they are shown. One that cannot be put as a reference is refused."""
     texts: tuple[str, ...] | None = None
-    for path in comp.hidden_in_document():
+    for path in dict.fromkeys([*comp.hidden_in_document(), *extra]):
         value = get(document, path)
         if value is MISSING or render_path(path) in secrets:
             continue
@@ -173,7 +191,7 @@ def _ship_derived(comp: Composition, document: dict[str, Any],
             if texts is None:
                 from ._secrets import mask_texts
 
-                texts = comp.secret_texts()
+                texts = (*comp.secret_texts(), *more_texts)
             if mask_texts(value, texts) == value and "${" not in str(value):
                 # masked by its name alone (`vars.access_token`): no secret's text in it
                 if isinstance(value, str):  # still shown as *** by a worker
@@ -189,6 +207,18 @@ def _ship_derived(comp: Composition, document: dict[str, Any],
         _set(document, path, reference)
         secrets[render_path(path)] = {"key": list(path), "reference": reference,
                                       "source": source, "derived": True}
+
+
+def _strings_at(value: Any, path: PathKey = ()) -> Iterator[tuple[PathKey, str]]:
+    """(path, text) of every string in `value`."""
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _strings_at(item, (*path, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _strings_at(item, (*path, index))
 
 
 def profile_mark(comp: Composition, path: PathKey) -> Any:
@@ -247,6 +277,7 @@ def plan_data(plan: Plan | None) -> dict[str, Any] | None:
         "stamp": plan.stamp,
         "hashes": [[list(p), digest] for p, digest in sorted(plan.hashes.items(),
                                                               key=lambda i: repr(i[0]))],
+        "graph": [[name, digest] for name, digest in sorted(plan.graph.items())],
     }
 
 

@@ -202,6 +202,9 @@ class Plan(NamedTuple):
     pieces: dict[PathKey, dict[str, str]]
     """The fingerprint's canonical text of each member of a container on the way to a hole,
     filled on first use (`_fingerprint.fingerprint(pieces=...)`): not data either."""
+    graph: dict[str, str]
+    """The fingerprint's digest of each agent the profile hands off to (a call leaves them
+    as they are)."""
 
     def allowed(self) -> list[str]:
         return [render_path(e.path) for e in self.entries]

@@ -62,6 +62,9 @@ class Composition:
     stamp: bool = True
     plan: _calls.Plan | None = None
     hashes: dict[PathKey, str] = field(default_factory=dict)
+    # the digest of each handed-off agent's section in the fingerprint (filled when stamped;
+    # the plan holds this very mapping)
+    graph_digests: dict[str, str] = field(default_factory=dict)
     """Each container's hash in the fingerprint (a call's fingerprint reuses them)."""
     flow: _secrets.SecretFlow | None = None
     # outside source -> the text it gave (`Resolution.outputs`)
@@ -259,7 +262,7 @@ def _plan(comp: Composition, entries: tuple[_calls.Entry, ...],
             base[hole] = copy_value(value)
     references = comp.references()
     return _calls.Plan(entries, holes, base, dependents, references, comp.stamp, comp.hashes,
-                       {}, {})
+                       {}, {}, comp.graph_digests)
 
 
 def _checked(layer: Layer, validator: DocumentValidator) -> Layer:

@@ -3,7 +3,8 @@
 SHA-256 over a canonical JSON form (sorted keys, fixed separators, UTF-8, no NaN) of the
 document — each secret replaced by the reference it was written as (`${oc.env:NAME}`), never
 its value, so a fingerprint cannot be used to test guesses of a short key — plus the facet
-choices. The same document and facets give the same fingerprint in every process, on every
+choices and the sections of the agents it hands off to (their handoff tools are on its wire).
+The same document, facets and graph give the same fingerprint in every process, on every
 machine and Python version; any emitted value that changes changes it. It is computed before
 it is stamped into the tracing metadata (`run_config.model_settings.tracing.metadata`), so a
 trace in the OpenAI dashboard leads back to the configuration that produced it.
@@ -44,7 +45,8 @@ def fingerprint(document: Mapping[str, Any], facets: Mapping[str, str], *,
                 record: dict[PathKey, str] | None = None,
                 known: Mapping[PathKey, str] | None = None,
                 changed: Sequence[PathKey] = (),
-                pieces: dict[PathKey, dict[str, str]] | None = None) -> str:
+                pieces: dict[PathKey, dict[str, str]] | None = None,
+                graph: Mapping[str, str] | None = None) -> str:
     """The fingerprint of `document` under `facets`: a Merkle hash over its canonical JSON.
 
     Each mapping or list hashes to SHA-256 of its canonical JSON in which every nested
@@ -54,10 +56,21 @@ def fingerprint(document: Mapping[str, Any], facets: Mapping[str, str], *,
     collects each container's hash by path; with `known` (such a record) and `changed`, only
     the containers on the way to a changed path are hashed again (a call's profile), and
     `pieces` (a cache kept with `known`, filled on first use) holds the canonical text of
-    each of their members that the call left alone, so only what changed is encoded."""
+    each of their members that the call left alone, so only what changed is encoded.
+    `graph` (`section_digest` of each agent it hands off to, by name) counts too: their
+    sections shape this profile's handoff tools on the wire."""
     hasher = _Hasher(references or {}, record, known, changed, pieces)
-    top = canonical({"document": {"#": hasher.digest(document, ())}, "facets": dict(facets)})
-    return hashlib.sha256(top).hexdigest()[:LENGTH]
+    top: dict[str, Any] = {"document": {"#": hasher.digest(document, ())},
+                           "facets": dict(facets)}
+    if graph:  # absent, not empty: a profile without handoffs keeps its fingerprint
+        top["graph"] = dict(graph)
+    return hashlib.sha256(canonical(top)).hexdigest()[:LENGTH]
+
+
+def section_digest(section: Any) -> str:
+    """The hash of a handed-off agent's section in a fingerprint (masked values already
+    replaced by the caller)."""
+    return hashlib.sha256(canonical(section)).hexdigest()
 
 
 class _Hasher:

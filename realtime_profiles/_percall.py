@@ -61,7 +61,7 @@ def call_profile(base: Profile, plan: _calls.Plan | None, call_overrides: Mappin
                                            references=_references(plan, document, changed,
                                                                   base._secret_texts),
                                            known=plan.hashes, changed=changed,
-                                           pieces=plan.pieces)
+                                           pieces=plan.pieces, graph=plan.graph)
     if plan.stamp:
         stamps = {"profile_fingerprint": fingerprint,
                   "profile_base_fingerprint": base.fingerprint,

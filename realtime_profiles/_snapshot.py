@@ -73,10 +73,14 @@ def take(loader: Loader, matrix: Sequence[Combination], registry: Registry | Non
 
 async def _take_all(loader: Loader, matrix: Sequence[Combination],
                     registry: Registry | None, registry_label: str) -> list[Taken]:
-    from .wire import capture_wire, sdk_versions
+    from ._build import tree_secret_texts
+    from .wire import capture_wire, scrub, sdk_versions
 
     versions = sdk_versions()
     results = loader.check_many((c.agent, c.env, dict(c.facets)) for c in matrix)
+    # snapshots are kept together: what any secret of the run reads is a secret's text in
+    # every one of them (a token one agent's header reads, quoted by another agent)
+    texts = tree_secret_texts(results)
     taken: list[Taken] = []
     for combination, result in zip(matrix, results, strict=True):
         profile = result.profile
@@ -107,10 +111,10 @@ async def _take_all(loader: Loader, matrix: Sequence[Combination],
                         "fingerprint": profile.fingerprint},
             "versions": versions,
             "registry": registry_label,
-            "document": _document(profile),
+            "document": scrub(_document(profile), texts),
             # the agents it hands off to shape its tools (handoff names, descriptions)
-            "graph": {name: node.config for name, node in sorted(profile.graph.items())},
-            "wire": wire.to_data(),
+            "graph": scrub(_graph(profile), texts),
+            "wire": scrub(wire.to_data(), texts),
         }
         taken.append(Taken(combination, data, (), profile))
     return taken
@@ -123,6 +127,20 @@ def _document(profile: Profile) -> dict[str, Any]:
     from ._secrets import redact
 
     return redact(profile.document(), profile._secrets, {}, profile._derived)
+
+
+def _graph(profile: Profile) -> dict[str, Any]:
+    """The agents it hands off to, each section with what that profile masks as `***` and
+    every secret's text (this profile's and that one's) as `***`: never a secret, never
+    the machine's."""
+    from ._secrets import mask_texts, redact
+
+    found: dict[str, Any] = {}
+    for name, node in sorted(profile.graph.items()):
+        section = redact({"agent": node.config}, (), {}, node._hidden)["agent"]
+        texts = sorted({*profile._secret_texts, *node._secret_texts}, key=len, reverse=True)
+        found[name] = mask_texts(section, texts)
+    return found
 
 
 def dumps(data: Mapping[str, Any]) -> str:

@@ -394,7 +394,8 @@ def _plan(data: Mapping[str, Any]) -> Any:
                 {tuple(h): v for h, v in data["base"]},
                 tuple((tuple(p), template(t)) for p, t in data["dependents"]),
                 {tuple(p): ref for p, ref in data["references"]}, data["stamp"],
-                {tuple(p): digest for p, digest in data["hashes"]}, {}, {})
+                {tuple(p): digest for p, digest in data["hashes"]}, {}, {},
+                dict(data.get("graph") or []))
 
 
 def _read(path: Path) -> bytes:

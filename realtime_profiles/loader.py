@@ -436,7 +436,8 @@ class Loader:
             request = request._replace(call=tuple(
                 (path, call_overrides[key]) for key, path, _ in parsed))
         comp = self._compose(request, lenient=True)
-        _stamp(comp)
+        run = _Run(Snapshot(self.environ))
+        _stamp(comp, self._graph(request, comp, False, run).nodes)
         return _explain(comp, path, _label(agent, env, comp.facets))
 
     def diff(self, left: tuple[str, str | None], right: tuple[str, str | None],
@@ -526,7 +527,7 @@ class Loader:
         doc = comp.document
         agent, env, overrides = request.agent, request.env, request.overrides
         facets = dict(comp.facets)
-        fingerprint = _stamp(comp)
+        fingerprint = _stamp(comp, graph.nodes)
         return Profile(
             agent=agent,
             env=env,
@@ -718,21 +719,36 @@ class Loader:
                 self._profiles.popitem(last=False)
 
 
-def _stamp(comp: Composition) -> str:
+def _stamp(comp: Composition, graph: Mapping[str, GraphNode]) -> str:
     """The composition's fingerprint, stamped into its document's tracing metadata (unless
-    the profile says `fingerprint: {stamp: false}`)."""
+    the profile says `fingerprint: {stamp: false}`): its document, its facets, and the
+    sections of the agents it hands off to (`graph`), which shape its handoff tools."""
     doc = comp.document
     emitted = {k: doc[k] for k in DOCUMENT_SECTIONS if doc.get(k)}
     references = comp.references()
-    comp.hashes.clear()  # the plan holds this very mapping
+    comp.hashes.clear()  # the plan holds these very mappings
+    comp.graph_digests.clear()
+    comp.graph_digests.update(_graph_digests(graph, comp.secret_texts()))
     fingerprint = _fingerprint.fingerprint(emitted, comp.facets, references=references,
-                                           record=comp.hashes)
+                                           record=comp.hashes, graph=comp.graph_digests)
     if comp.stamp:
         stamps = {"profile_fingerprint": fingerprint}
         if comp.facets:
             stamps["profile_facets"] = _facets.label(comp.facets)
         _fingerprint.stamp(doc, stamps)
     return fingerprint
+
+
+def _graph_digests(graph: Mapping[str, GraphNode], texts: Sequence[str]) -> dict[str, str]:
+    """Each handed-off agent's section as the fingerprint counts it: every secret's text in
+    it (this profile's, and that profile's own) as `***`, like a derived value."""
+    from ._secrets import mask_texts
+
+    found: dict[str, str] = {}
+    for name, node in graph.items():
+        hidden = sorted({*texts, *node._secret_texts}, key=len, reverse=True)
+        found[name] = _fingerprint.section_digest(mask_texts(node._config, hidden))
+    return found
 
 
 def _label(agent: str, env: str | None, facets: Mapping[str, str]) -> str:
